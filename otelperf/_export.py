@@ -1,0 +1,229 @@
+"""Exporters that cannot hurt the app when the collector is away.
+
+``ResilientSpanExporter`` and ``ResilientMetricExporter`` wrap the SDK's OTLP exporters:
+
+- A circuit breaker: after a failed export, batches are dropped (and counted) without touching
+  the network for a back-off that doubles up to 30 s; then one export is tried again. No CPU is
+  burnt on retries and nothing accumulates: memory stays bounded by the batch processor's queue.
+- One log line when the collector becomes unreachable (with the reason), at most one summary a
+  minute while it stays away (with how much was dropped), one line when it is back. The wrapped
+  exporters' own per-retry warnings are captured for the reason and silenced.
+- Shutdown never waits on a dead collector: with the circuit open, what is left is dropped at
+  once and the count is logged.
+
+Exceptions from the wrapped exporter never propagate.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otelperf._log import logger
+
+_REPORT_INTERVAL_S = 60.0
+_MAX_BACKOFF_S = 30.0
+_NOISY_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.http._common",
+)
+
+
+class ExportHealth:
+    """Circuit breaker and rate-limited reporting for one signal's exports."""
+
+    def __init__(
+        self,
+        signal: str,
+        destination: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        report_interval_s: float = _REPORT_INTERVAL_S,
+    ) -> None:
+        self.signal = signal
+        self.destination = destination
+        self._clock = clock
+        self._report_interval_s = report_interval_s
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._open_until = 0.0
+        self._last_report = float("-inf")
+        self._dropped_since_report = 0
+        self.dropped_total = 0
+        self.exported_total = 0
+        self.last_error: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True while exports are being skipped."""
+        return self._failures > 0 and self._clock() < self._open_until
+
+    def allow(self) -> bool:
+        return not self.is_open
+
+    def note_error(self, message: str) -> None:
+        self.last_error = message
+
+    def success(self, items: int) -> None:
+        with self._lock:
+            self.exported_total += items
+            if self._failures == 0:
+                return
+            dropped, self._dropped_since_report = self._dropped_since_report, 0
+            self._failures = 0
+        logger.info(
+            "%s export to %s recovered; %d %s dropped while it was unreachable",
+            self.signal, self.destination, dropped, self._unit(dropped),
+        )
+
+    def failure(self, items: int) -> None:
+        with self._lock:
+            self._failures += 1
+            self._open_until = self._clock() + min(2.0 ** self._failures, _MAX_BACKOFF_S)
+            first = self._failures == 1
+        self.drop(items, first=first)
+
+    def drop(self, items: int, *, first: bool = False) -> None:
+        with self._lock:
+            self._dropped_since_report += items
+            self.dropped_total += items
+            now = self._clock()
+            if not first and now - self._last_report < self._report_interval_s:
+                return
+            self._last_report = now
+            dropped, self._dropped_since_report = self._dropped_since_report, 0
+        reason = self.last_error or "export failed"
+        if first:
+            logger.warning(
+                "cannot export %s to %s (%s); dropping them and retrying with back-off, "
+                "the app is not affected; next report in %.0f s",
+                self.signal, self.destination, _shorten(reason), self._report_interval_s,
+            )
+        else:
+            logger.warning(
+                "%s export to %s still failing (%s); %d %s dropped in the last %.0f s",
+                self.signal, self.destination, _shorten(reason), dropped, self._unit(dropped),
+                self._report_interval_s,
+            )
+
+    def _unit(self, count: int) -> str:
+        noun = "span" if self.signal == "traces" else "metric batch"
+        return noun if count == 1 else noun + ("es" if noun.endswith("batch") else "s")
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _CaptureReason(logging.Filter):
+    """Routes the wrapped exporters' own warnings into ``ExportHealth.last_error``, silently."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.healths: list[ExportHealth] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for health in self.healths:
+            if health.signal in message or len(self.healths) == 1:
+                health.note_error(message)
+        return record.levelno >= logging.CRITICAL
+
+
+_CAPTURE = _CaptureReason()
+
+
+def silence_exporter_logs(health: ExportHealth) -> None:
+    """Install the capturing filter on the OTLP exporters' loggers (idempotent)."""
+    if health not in _CAPTURE.healths:
+        _CAPTURE.healths.append(health)
+    for name in _NOISY_LOGGERS:
+        log = logging.getLogger(name)
+        if _CAPTURE not in log.filters:
+            log.addFilter(_CAPTURE)
+
+
+class ResilientSpanExporter(SpanExporter):
+    """A span exporter that drops instead of retrying against an unreachable collector."""
+
+    def __init__(self, inner: SpanExporter, health: ExportHealth) -> None:
+        self._inner = inner
+        self.health = health
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not self.health.allow():
+            self.health.drop(len(spans))
+            return SpanExportResult.FAILURE
+        try:
+            result = self._inner.export(spans)
+        except Exception as exc:  # noqa: BLE001 - never propagate into the processor thread
+            self.health.note_error(f"{type(exc).__name__}: {exc}")
+            result = SpanExportResult.FAILURE
+        if result is SpanExportResult.SUCCESS:
+            self.health.success(len(spans))
+        else:
+            self.health.failure(len(spans))
+        return result
+
+    def shutdown(self) -> None:
+        try:
+            self._inner.shutdown()
+        except Exception:  # noqa: BLE001
+            logger.debug("span exporter shutdown failed", exc_info=True)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        try:
+            return self._inner.force_flush(timeout_millis)
+        except Exception:  # noqa: BLE001
+            return False
+
+
+class ResilientMetricExporter(MetricExporter):
+    """A metric exporter that drops instead of retrying against an unreachable collector."""
+
+    def __init__(self, inner: MetricExporter, health: ExportHealth) -> None:
+        super().__init__(
+            preferred_temporality=inner._preferred_temporality,
+            preferred_aggregation=inner._preferred_aggregation,
+        )
+        self._inner = inner
+        self.health = health
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        if not self.health.allow():
+            self.health.drop(1)
+            return MetricExportResult.FAILURE
+        try:
+            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            self.health.note_error(f"{type(exc).__name__}: {exc}")
+            result = MetricExportResult.FAILURE
+        if result is MetricExportResult.SUCCESS:
+            self.health.success(1)
+        else:
+            self.health.failure(1)
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        try:
+            return self._inner.force_flush(timeout_millis)
+        except Exception:  # noqa: BLE001
+            return False
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        try:
+            self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+        except Exception:  # noqa: BLE001
+            logger.debug("metric exporter shutdown failed", exc_info=True)

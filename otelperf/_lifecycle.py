@@ -1,0 +1,106 @@
+"""When the pipeline starts and how it ends: process role, fork, SIGTERM, exit.
+
+- Start: at once in a serving process; in a supervisor (gunicorn master, uvicorn reloader or
+  multi-worker parent), only in the children it forks (``os.register_at_fork``), each with a new
+  ``service.instance.id``. Helpers never start.
+- SIGTERM: uvicorn re-raises SIGTERM after its graceful shutdown with the handler that was in
+  place before it started, so ``atexit`` never runs and upstream loses the final flush. otelperf
+  installs that handler (only where the default action is in place): it flushes within the
+  shutdown budget, restores the default action and re-raises, so the process still ends by
+  SIGTERM exactly as without otelperf.
+- Exit: an ``atexit`` hook flushes within the same budget (SIGINT, ``sys.exit``, gunicorn workers).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from otelperf._log import logger
+from otelperf._pipeline import Pipeline
+from otelperf._roles import ProcessRole, RoleDecision
+from otelperf.settings import Settings
+
+_state_lock = threading.Lock()
+_pipeline: Pipeline | None = None
+_deferred_settings: Settings | None = None
+_atexit_registered = False
+
+
+def current_pipeline() -> Pipeline | None:
+    """The pipeline running in this process, if any."""
+    return _pipeline
+
+
+def begin(settings: Settings, decision: RoleDecision, on_start: Callable[[Pipeline], None]) -> None:
+    """Start now, or arrange to start in forked children, according to the process role."""
+    global _deferred_settings
+    if decision.role is ProcessRole.HELPER:
+        return
+    if decision.role is ProcessRole.SUPERVISOR:
+        _deferred_settings = settings
+
+        def start_in_child() -> None:
+            # A fork of the supervisor is a worker: give it its own pipeline and identity.
+            child_settings = _deferred_settings
+            if child_settings is not None and _pipeline is None:
+                _start(child_settings, on_start)
+
+        os.register_at_fork(after_in_child=start_in_child)
+        return
+    _start(settings, on_start)
+
+
+def _start(settings: Settings, on_start: Callable[[Pipeline], None]) -> None:
+    global _pipeline, _atexit_registered
+    with _state_lock:
+        if _pipeline is not None:
+            return
+        pipeline = Pipeline(settings)
+        try:
+            pipeline.start()
+        except Exception as exc:  # noqa: BLE001 - degrade, never break the app
+            logger.error("could not start the telemetry pipeline (%s: %s); telemetry is off",
+                         type(exc).__name__, exc)
+            return
+        _pipeline = pipeline
+        if not _atexit_registered:
+            atexit.register(_shutdown_at_exit)
+            _atexit_registered = True
+    _install_sigterm_flush()
+    on_start(pipeline)
+
+
+def _shutdown_at_exit() -> None:
+    if _pipeline is not None:
+        _pipeline.shutdown("exit")
+
+
+def _install_sigterm_flush() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return  # the application (or its server) handles SIGTERM itself; atexit covers it
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):
+        logger.debug("cannot install the SIGTERM flush handler", exc_info=True)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    try:
+        if _pipeline is not None:
+            _pipeline.shutdown("SIGTERM")
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def shutdown(reason: str = "requested") -> None:
+    """Flush and stop this process's pipeline now (idempotent)."""
+    if _pipeline is not None:
+        _pipeline.shutdown(reason)

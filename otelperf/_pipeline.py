@@ -1,0 +1,180 @@
+"""Builds the SDK's providers from ``Settings``: resource, sampler, processors, exporters, readers.
+
+Nothing here runs at import. ``Pipeline.start()`` is called once per serving process (see
+``_roles``); it installs the global tracer and meter providers, which also brings to life the
+proxy tracers and instruments that instrumentors created before it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    InMemoryMetricReader,
+    MetricExporter,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
+
+from otelperf._export import (
+    ExportHealth,
+    ResilientMetricExporter,
+    ResilientSpanExporter,
+    silence_exporter_logs,
+)
+from otelperf._log import logger
+from otelperf._resource import build_resource
+from otelperf.processors import SanitizingSpanProcessor
+from otelperf.settings import Settings
+
+
+def build_sampler(settings: Settings) -> Sampler:
+    """The head sampler named by ``OTEL_TRACES_SAMPLER`` (validated in settings)."""
+    name = settings.sampler
+    root: Sampler
+    if name.endswith("always_off"):
+        root = ALWAYS_OFF
+    elif name.endswith("traceidratio"):
+        root = TraceIdRatioBased(settings.sampler_ratio)
+    else:
+        root = ALWAYS_ON
+    return ParentBased(root) if name.startswith("parentbased_") else root
+
+
+def _otlp_span_exporter(settings: Settings) -> SpanExporter:
+    endpoint = settings.endpoint_for("traces")
+    if settings.otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(endpoint=endpoint, timeout=settings.export_timeout_s)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+
+    return HttpSpanExporter(endpoint=endpoint, timeout=settings.export_timeout_s)
+
+
+def _otlp_metric_exporter(settings: Settings) -> MetricExporter:
+    endpoint = settings.endpoint_for("metrics")
+    if settings.otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        return OTLPMetricExporter(endpoint=endpoint, timeout=settings.export_timeout_s)
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+
+    return HttpMetricExporter(endpoint=endpoint, timeout=settings.export_timeout_s)
+
+
+@dataclass
+class Pipeline:
+    """The providers of one process and how to flush them within a time budget."""
+
+    settings: Settings
+    resource: Resource | None = None
+    tracer_provider: TracerProvider | None = None
+    meter_provider: MeterProvider | None = None
+    local_reader: InMemoryMetricReader | None = None
+    healths: list[ExportHealth] = field(default_factory=list)
+    _shutdown_done: bool = False
+
+    def start(self) -> None:
+        """Build and install the providers (global, so instrumentors' proxies resolve)."""
+        settings = self.settings
+        self.resource = build_resource(settings.service_name)
+        self.tracer_provider = self._build_tracer_provider()
+        self.meter_provider = self._build_meter_provider()
+        trace.set_tracer_provider(self.tracer_provider)
+        metrics.set_meter_provider(self.meter_provider)
+
+    def _build_tracer_provider(self) -> TracerProvider:
+        settings = self.settings
+        provider = TracerProvider(
+            resource=self.resource, sampler=build_sampler(settings), shutdown_on_exit=False
+        )
+        provider.add_span_processor(SanitizingSpanProcessor())
+        if settings.traces_exporter == "otlp":
+            health = ExportHealth("traces", settings.endpoint_for("traces"))
+            silence_exporter_logs(health)
+            self.healths.append(health)
+            exporter: SpanExporter = ResilientSpanExporter(_otlp_span_exporter(settings), health)
+            provider.add_span_processor(BatchSpanProcessor(exporter))
+        elif settings.traces_exporter == "console":
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        return provider
+
+    def _build_meter_provider(self) -> MeterProvider:
+        settings = self.settings
+        readers: list[MetricReader] = []
+        interval = settings.metric_export_interval_ms
+        if settings.metrics_exporter == "otlp":
+            health = ExportHealth("metrics", settings.endpoint_for("metrics"))
+            silence_exporter_logs(health)
+            self.healths.append(health)
+            exporter = ResilientMetricExporter(_otlp_metric_exporter(settings), health)
+            readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval))
+        elif settings.metrics_exporter == "console":
+            readers.append(
+                PeriodicExportingMetricReader(ConsoleMetricExporter(), export_interval_millis=interval)
+            )
+        if settings.local_metrics:
+            self.local_reader = InMemoryMetricReader()
+            readers.append(self.local_reader)
+        return MeterProvider(resource=self.resource, metric_readers=readers, shutdown_on_exit=False)
+
+    def shutdown(self, reason: str) -> None:
+        """Flush and stop every provider, giving up after ``OTELPERF_SHUTDOWN_TIMEOUT`` seconds.
+
+        Runs in a daemon thread so that a hung export can never hold the process; on timeout the
+        exporters are told to abort their retries and what was abandoned is logged.
+        """
+        if self._shutdown_done:
+            return
+        self._shutdown_done = True
+        budget = self.settings.shutdown_timeout_s
+        started = time.monotonic()
+        worker = threading.Thread(target=self._shutdown_providers, name="otelperf-shutdown", daemon=True)
+        worker.start()
+        worker.join(budget)
+        elapsed = time.monotonic() - started
+        dropped = {health.signal: health.dropped_total for health in self.healths if health.dropped_total}
+        if worker.is_alive():
+            logger.warning(
+                "shutdown (%s): flushing did not finish within %.1f s (OTELPERF_SHUTDOWN_TIMEOUT); "
+                "the telemetry still queued is dropped%s",
+                reason, budget, _dropped_text(dropped),
+            )
+        elif dropped:
+            logger.info("shutdown (%s) in %.2f s%s", reason, elapsed, _dropped_text(dropped))
+        else:
+            logger.debug("shutdown (%s): flushed in %.2f s", reason, elapsed)
+
+    def _shutdown_providers(self) -> None:
+        for provider in (self.tracer_provider, self.meter_provider):
+            if provider is None:
+                continue
+            try:
+                provider.shutdown()
+            except Exception:  # noqa: BLE001
+                logger.debug("provider shutdown failed", exc_info=True)
+
+
+def _dropped_text(dropped: dict[str, int]) -> str:
+    if not dropped:
+        return ""
+    parts = [f"{count} {'spans' if signal == 'traces' else 'metric batches'}" for signal, count in dropped.items()]
+    return "; dropped while the collector was unreachable: " + ", ".join(parts)

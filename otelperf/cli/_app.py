@@ -1,0 +1,50 @@
+"""Typer application: thin commands over plain functions that tests call directly."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from otelperf.cli import demo as demo_command
+from otelperf.cli import doctor as doctor_command
+from otelperf.settings import settings_table
+
+app = typer.Typer(
+    name="otelperf",
+    help="OpenTelemetry performance distro for Python services.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def doctor(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each backend.")] = 2.0,
+) -> None:
+    """Print the effective configuration (secrets masked) and check that backends answer.
+
+    Exit code 1: an invalid setting; 2: a configured backend does not answer.
+    """
+    raise typer.Exit(doctor_command.run_doctor(timeout_s=timeout))
+
+
+@app.command()
+def settings(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the README table.")] = False,
+) -> None:
+    """List every setting otelperf reads, with its default and meaning."""
+    if markdown:
+        print(settings_table())
+        return
+    doctor_command.print_settings()
+
+
+@app.command()
+def demo(
+    duration: Annotated[float, typer.Option(help="Seconds of load to generate.")] = 20.0,
+    concurrency: Annotated[int, typer.Option(help="Concurrent simulated clients.")] = 8,
+    port: Annotated[int, typer.Option(help="Port of the demo service (0: any free port).")] = 0,
+) -> None:
+    """Run the sample shop service under otelperf, load it, and summarise what was observed."""
+    raise typer.Exit(demo_command.run_demo(duration_s=duration, concurrency=concurrency, port=port))

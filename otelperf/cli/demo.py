@@ -1,0 +1,174 @@
+"""``otelperf demo``: the sample service under ``opentelemetry-instrument``, loaded, summarised.
+
+It needs no Docker and no collector. When a collector answers at the configured OTLP endpoint,
+telemetry goes there too; otherwise the service keeps it in-process only and the demo says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from otelperf.cli.doctor import tcp_check
+from otelperf.demo.load import LoadResult, generate_load
+from otelperf.settings import load_settings
+
+console = Console()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _script(name: str) -> str:
+    """A console script installed next to this interpreter (the venv's bin directory)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    raise FileNotFoundError(f"{name} is not installed next to {sys.executable}")
+
+
+def demo_environment(port: int) -> tuple[dict[str, str], str]:
+    """The service's environment, and where its telemetry goes (for the summary)."""
+    env = dict(os.environ)
+    env.setdefault("OTEL_SERVICE_NAME", "otelperf-demo")
+    env["OTELPERF_LOCAL_METRICS"] = "true"
+    env["PYTHONUNBUFFERED"] = "1"
+    settings = load_settings(env)
+    endpoint = settings.endpoint_for("traces")
+    if settings.traces_exporter == "otlp" and not tcp_check("otlp", endpoint, 0.5).ok:
+        env["OTEL_TRACES_EXPORTER"] = "none"
+        env["OTEL_METRICS_EXPORTER"] = "none"
+        where = (f"kept in-process only: no collector answers at {endpoint} "
+                 "(start one, or set OTEL_EXPORTER_OTLP_ENDPOINT, to export)")
+    else:
+        where = f"exported to {endpoint} ({settings.otlp_protocol}) and kept in-process"
+    return env, where
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the demo service exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            response = httpx.get(f"{base_url}/healthz", timeout=1.0)
+            if response.status_code == 200:
+                health: dict[str, Any] = response.json()
+                return health
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the demo service did not answer within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> int:
+    port = port or _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env, destination = demo_environment(port)
+    log = Path(tempfile.mkstemp(prefix="otelperf-demo-", suffix=".log")[1])
+    command = [
+        _script("opentelemetry-instrument"), _script("uvicorn"), "otelperf.demo.app:app",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+    ]
+    console.print(f"[bold]otelperf demo[/bold]: starting the shop service on {base_url} under opentelemetry-instrument")
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        health = _wait_ready(base_url, process, log)
+        console.print(f"service ready: cache={health['cache']}, database={health['database']}; "
+                      f"telemetry {destination}")
+        result = _run_load(base_url, duration_s, concurrency)
+        server_metrics = httpx.get(f"{base_url}/demo/telemetry", timeout=5.0).json()
+    except RuntimeError as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        return 1
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    print_summary(result, server_metrics, log)
+    return 0 if result.requests and result.errors < result.requests else 1
+
+
+def _run_load(base_url: str, duration_s: float, concurrency: int) -> LoadResult:
+    columns = (TextColumn("load"), BarColumn(), TextColumn("{task.fields[requests]} requests"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("load", total=duration_s, requests=0)
+
+        def update(elapsed: float, requests: int) -> None:
+            progress.update(task, completed=min(elapsed, duration_s), requests=requests)
+
+        return asyncio.run(generate_load(base_url, duration_s, concurrency, on_progress=update))
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def print_summary(result: LoadResult, server_metrics: list[dict[str, Any]], log: Path) -> None:
+    client = Table(title=f"What the clients saw ({result.requests} requests in {result.duration_s:.1f} s, "
+                         f"{result.requests / result.duration_s:.0f} req/s)")
+    for column in ("route", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"):
+        client.add_column(column, justify="left" if column == "route" else "right")
+    for route, stats in sorted(result.routes.items()):
+        client.add_row(route, str(len(stats.latencies_s)), str(stats.errors),
+                       _ms(stats.percentile(50)), _ms(stats.percentile(95)), _ms(stats.percentile(99)))
+    console.print(client)
+    console.print(server_table(server_metrics))
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("otelperf:")]
+    if lines:
+        console.print("[bold]otelperf said[/bold] (service log: " + str(log) + ")")
+        for line in lines:
+            console.print("  " + line, markup=False, highlight=False)
+
+
+def _label(attributes: dict[str, Any]) -> str:
+    if "http.route" in attributes:
+        parts = [attributes.get("http.request.method", ""), attributes["http.route"],
+                 str(attributes.get("http.response.status_code", ""))]
+    else:
+        parts = [attributes.get("db.system.name", ""), attributes.get("db.operation.name", ""),
+                 attributes.get("db.collection.name", "")]
+    if "error.type" in attributes:
+        parts.append(f"error={attributes['error.type']}")
+    return " ".join(part for part in parts if part)
+
+
+def server_table(points: list[dict[str, Any]]) -> Table:
+    """Server-side duration metrics: one row per metric and operation."""
+    table = Table(title="What otelperf measured inside the service (duration metrics)")
+    for column in ("metric", "operation", "count", "mean ms"):
+        table.add_column(column, justify="right" if column in ("count", "mean ms") else "left")
+    rows: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    for point in points:
+        if "count" not in point or not point["name"].endswith("duration"):
+            continue
+        row = rows[(point["name"], _label(point["attributes"]))]
+        row[0] += point["count"]
+        row[1] += point["sum"]
+    for (name, label), (count, total) in sorted(rows.items()):
+        table.add_row(name, label, str(int(count)), _ms(total / count) if count else "")
+    if not rows:
+        table.add_row("(nothing measured)", "", "", "")
+    return table

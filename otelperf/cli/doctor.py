@@ -1,0 +1,118 @@
+"""``otelperf doctor``: the effective configuration and whether each backend answers."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from rich.console import Console
+from rich.table import Table
+
+from otelperf.settings import SETTINGS, Settings, load_settings
+
+_err = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    target: str
+    ok: bool
+    detail: str
+
+
+def tcp_check(name: str, url: str, timeout_s: float) -> Check:
+    """Whether something listens at the URL's host and port."""
+    parts = urlsplit(url if "://" in url else f"tcp://{url}")
+    host = parts.hostname or "localhost"
+    port = parts.port or {"http": 80, "https": 443, "redis": 6379, "postgresql": 5432}.get(parts.scheme, 0)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return Check(name, f"{host}:{port}", True, "answers")
+    except OSError as exc:
+        return Check(name, f"{host}:{port}", False, f"does not answer ({exc.strerror or exc})")
+
+
+def _redis_check(url: str, timeout_s: float) -> Check:
+    target = _without_password(url)
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s).ping()
+        return Check("redis", target, True, "PING answered")
+    except ImportError:
+        return tcp_check("redis", url, timeout_s)
+    except Exception as exc:  # noqa: BLE001 - report, do not crash
+        return Check("redis", target, False, f"{type(exc).__name__}: {exc}")
+
+
+def _database_check(url: str, timeout_s: float) -> Check:
+    target = _without_password(url)
+    try:
+        from sqlalchemy import create_engine, text
+    except ImportError:
+        return tcp_check("database", url, timeout_s)
+    try:
+        args = {"connect_timeout": int(max(timeout_s, 1))} if url.startswith("postgres") else {}
+        engine = create_engine(url, connect_args=args)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return Check("database", target, True, "SELECT 1 answered")
+    except Exception as exc:  # noqa: BLE001
+        return Check("database", target, False, f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
+
+
+def run_checks(settings: Settings, timeout_s: float) -> list[Check]:
+    checks: list[Check] = []
+    for signal, exporter in (("traces", settings.traces_exporter), ("metrics", settings.metrics_exporter)):
+        if exporter == "otlp":
+            checks.append(tcp_check(f"otlp {signal}", settings.endpoint_for(signal), timeout_s))
+    if settings.profiling_active and settings.pyroscope_endpoint:
+        checks.append(tcp_check("pyroscope", settings.pyroscope_endpoint, timeout_s))
+    if settings.redis_url:
+        checks.append(_redis_check(settings.redis_url, timeout_s))
+    if settings.database_url:
+        checks.append(_database_check(settings.database_url, timeout_s))
+    return checks
+
+
+def print_settings(settings: Settings | None = None) -> None:
+    settings = settings or load_settings()
+    table = Table(title="otelperf settings (secrets masked)")
+    for column in ("variable", "effective value", "meaning"):
+        table.add_column(column)
+    values = settings.redacted()
+    for spec in SETTINGS:
+        value = values[spec.env]
+        table.add_row(spec.env, "unset" if value is None else str(value), spec.help)
+    Console().print(table)
+
+
+def run_doctor(timeout_s: float = 2.0, settings: Settings | None = None) -> int:
+    """Print the configuration and checks; 0 all good, 1 invalid settings, 2 a backend is down."""
+    settings = settings or load_settings()
+    print_settings(settings)
+    out = Console()
+    for problem in settings.problems:
+        _err.print(f"[red]invalid setting:[/red] {problem}")
+    checks = run_checks(settings, timeout_s)
+    for check in checks:
+        mark = "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"
+        out.print(f"{mark} {check.name} at {check.target}: {check.detail}")
+    if not checks:
+        out.print("no backend configured to check")
+    if settings.problems:
+        _err.print(f"[red]{len(settings.problems)} invalid setting(s); otelperf would use the fallbacks above[/red]")
+        return 1
+    if any(not check.ok for check in checks):
+        _err.print("[yellow]a configured backend does not answer; the app still runs, "
+                   "that telemetry is dropped[/yellow]")
+        return 2
+    return 0

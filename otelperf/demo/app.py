@@ -1,0 +1,238 @@
+"""The sample service run by ``otelperf demo`` and by docker compose: a small shop catalogue.
+
+It exercises every kind of activity otelperf observes, on embedded defaults:
+
+- cache: Redis when ``REDIS_URL`` answers, else an in-process TTL cache;
+- database: SQLAlchemy on a SQLite file (``DATABASE_URL`` for PostgreSQL);
+- worker pool: a ``ThreadPoolExecutor`` for CPU work, and a sync ``def`` endpoint that Starlette
+  runs in its own thread pool.
+
+Run it under otelperf: ``opentelemetry-instrument uvicorn otelperf.demo.app:app``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from fastapi import FastAPI, HTTPException
+from sqlalchemy import ForeignKey, String, create_engine, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+import otelperf
+
+CATALOGUE_SIZE = 500
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    price_cents: Mapped[int]
+    category: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    quantity: Mapped[int]
+    customer_email: Mapped[str] = mapped_column(String(120))
+
+
+class Cache(Protocol):
+    kind: str
+
+    def get(self, key: str) -> str | None: ...
+    def set(self, key: str, value: str, ttl_s: int) -> None: ...
+
+
+class MemoryCache:
+    """An in-process TTL cache, used when no Redis answers."""
+
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, str]] = {}
+
+    def get(self, key: str) -> str | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def set(self, key: str, value: str, ttl_s: int) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + ttl_s, value)
+
+
+class RedisCache:
+    kind = "redis"
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def get(self, key: str) -> str | None:
+        value = self._client.get(key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    def set(self, key: str, value: str, ttl_s: int) -> None:
+        self._client.set(key, value, ex=ttl_s)
+
+
+def _connect_cache() -> Cache:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        try:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
+            client.ping()
+            return RedisCache(client)
+        except Exception as exc:  # noqa: BLE001 - the demo falls back, and says so
+            print(f"demo: Redis at REDIS_URL does not answer ({type(exc).__name__}); using an in-process cache")
+    return MemoryCache()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    path = os.path.join(tempfile.gettempdir(), "otelperf-demo.db")
+    return f"sqlite:///{path}"
+
+
+def _seed(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        if session.scalar(select(func.count()).select_from(Item)):
+            return
+        rng = random.Random(7)
+        categories = ["books", "games", "garden", "kitchen", "music"]
+        session.add_all(
+            Item(id=i, name=f"item-{i}", price_cents=rng.randint(100, 20_000), category=rng.choice(categories))
+            for i in range(1, CATALOGUE_SIZE + 1)
+        )
+        session.commit()
+
+
+class Shop:
+    def __init__(self) -> None:
+        self.engine = create_engine(_database_url(), pool_size=5, max_overflow=5)
+        self.cache = _connect_cache()
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="demo-cpu")
+
+
+shop: Shop | None = None
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    global shop
+    shop = Shop()
+    _seed(shop.engine)
+    yield
+    shop.pool.shutdown(wait=False)
+    shop.engine.dispose()
+
+
+app = FastAPI(title="otelperf demo shop", lifespan=lifespan)
+
+
+def _shop() -> Shop:
+    if shop is None:
+        raise HTTPException(503, "starting")
+    return shop
+
+
+def _load_item(item_id: int) -> dict[str, Any] | None:
+    with Session(_shop().engine) as session:
+        item = session.get(Item, item_id)
+        if item is None:
+            return None
+        return {"id": item.id, "name": item.name, "price_cents": item.price_cents, "category": item.category}
+
+
+@app.get("/items/{item_id}")
+async def get_item(item_id: int) -> dict[str, Any]:
+    """Cache-aside read: the cache first, the database on a miss."""
+    current = _shop()
+    key = f"item:{item_id}"
+    cached = current.cache.get(key)
+    if cached is not None:
+        name, price, category = cached.split("|")
+        return {"id": item_id, "name": name, "price_cents": int(price), "category": category, "cached": True}
+    item = _load_item(item_id)
+    if item is None:
+        raise HTTPException(404, "no such item")
+    current.cache.set(key, f"{item['name']}|{item['price_cents']}|{item['category']}", ttl_s=30)
+    return {**item, "cached": False}
+
+
+@app.get("/categories/{category}")
+def list_category(category: str, limit: int = 20) -> dict[str, Any]:
+    """A sync endpoint: Starlette runs it in its thread pool."""
+    with Session(_shop().engine) as session:
+        rows = session.execute(
+            select(Item.id, Item.name).where(Item.category == category).order_by(Item.price_cents).limit(limit)
+        ).all()
+    return {"category": category, "items": [{"id": row.id, "name": row.name} for row in rows]}
+
+
+@app.post("/orders")
+async def create_order(item_id: int, quantity: int = 1) -> dict[str, Any]:
+    """A write; SQLite may answer "database is locked" under concurrent writers (a 503 here)."""
+    current = _shop()
+    email = f"customer{random.randint(1, 1000)}@example.com"
+    try:
+        with Session(current.engine) as session:
+            order = Order(item_id=item_id, quantity=quantity, customer_email=email)
+            session.add(order)
+            session.commit()
+            return {"order_id": order.id}
+    except Exception as exc:
+        raise HTTPException(503, "could not store the order") from exc
+
+
+def _price_digest(seed: int, rounds: int) -> str:
+    digest = str(seed).encode()
+    for _ in range(rounds):
+        digest = hashlib.sha256(digest).digest()
+    return digest.hex()[:16]
+
+
+@app.get("/report/{category}")
+async def category_report(category: str) -> dict[str, Any]:
+    """Aggregates in the database, then CPU work in the worker pool."""
+    current = _shop()
+    with Session(current.engine) as session:
+        total = session.scalar(select(func.sum(Item.price_cents)).where(Item.category == category)) or 0
+    loop = asyncio.get_running_loop()
+    digest = await loop.run_in_executor(current.pool, _price_digest, total, 2_000)
+    return {"category": category, "total_cents": total, "digest": digest}
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    current = _shop()
+    return {"status": "ok", "cache": current.cache.kind, "database": current.engine.dialect.name}
+
+
+@app.get("/demo/telemetry")
+async def telemetry() -> list[dict[str, Any]]:
+    """What otelperf measured in this process (``OTELPERF_LOCAL_METRICS=true``). Demo only."""
+    return otelperf.local_metrics()

@@ -1,0 +1,75 @@
+"""The ``opentelemetry_distro`` entry point: environment defaults and per-instrumentor options.
+
+``_configure`` runs before any provider exists, so it only sets defaults with
+``os.environ.setdefault``: the user's own environment always wins.
+
+``load_instrumentor`` passes options to the contrib instrumentors (FastAPI without the
+per-message ``http send``/``http receive`` spans), replaces the contrib SQLAlchemy instrumentor by
+otelperf's own (which supports SQLAlchemy 2.1, every engine, and literal-free statements) and
+records what was loaded for the startup summary.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from opentelemetry.instrumentation.distro import BaseDistro
+
+from otelperf import _startup
+from otelperf._replacements import REPLACED
+
+__all__ = ["ENV_DEFAULTS", "OtelperfDistro"]
+
+ENV_DEFAULTS: dict[str, str] = {
+    # Stable HTTP and database semantic-convention names (read once, at the first instrument()).
+    "OTEL_SEMCONV_STABILITY_OPT_IN": "http,database",
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_METRICS_EXPORTER": "otlp",
+    "OTEL_LOGS_EXPORTER": "none",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+    # Exemplars only from sampled spans: every exemplar links to a trace that exists.
+    "OTEL_METRICS_EXEMPLAR_FILTER": "trace_based",
+    # Not otelperf's to load: the SDK's own logging handler would duplicate application logs.
+    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "false",
+}
+
+INSTRUMENTOR_OPTIONS: dict[str, dict[str, Any]] = {
+    # The ASGI per-message spans are a quarter of the instrumentation cost and carry no insight.
+    "fastapi": {"exclude_spans": ["receive", "send"]},
+}
+
+
+class OtelperfDistro(BaseDistro):  # type: ignore[misc]
+    """Entry point ``opentelemetry_distro = otelperf``."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        for name, value in ENV_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        name = entry_point.name
+        if not _startup.STATE.pipeline_wanted:
+            return
+        replacement = REPLACED.get(name)
+        if replacement and replacement not in _disabled_instrumentations():
+            _startup.STATE.record(name, f"replaced by {replacement}")
+            return
+        options = {**INSTRUMENTOR_OPTIONS.get(name, {}), **kwargs}
+        try:
+            instrumentor = entry_point.load()
+            instrumentor().instrument(**options)
+        except ModuleNotFoundError:
+            raise  # the library is not installed: the loader skips it quietly, as it should
+        except Exception as exc:  # noqa: BLE001 - one instrumentation failing must not stop the rest
+            _startup.STATE.record(name, f"failed ({type(exc).__name__}: {exc})")
+            from otelperf._log import logger
+
+            logger.warning("instrumentation %s failed and is off: %s: %s", name, type(exc).__name__, exc)
+            return
+        _startup.STATE.record(name, "on")
+
+
+def _disabled_instrumentations() -> set[str]:
+    raw = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+    return {item.strip() for item in raw.split(",") if item.strip()}

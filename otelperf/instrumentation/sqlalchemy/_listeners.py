@@ -1,0 +1,120 @@
+"""The engine event listeners behind ``SQLAlchemyInstrumentor`` (no public API here)."""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.metrics import Meter
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+
+from otelperf import semconv
+from otelperf._log import logger
+from otelperf.sqltext import sanitize_sql, scrub_message, summarize_sql
+
+_STATE = "_otelperf_query"
+_SYSTEMS = {
+    "postgresql": "postgresql",
+    "sqlite": "sqlite",
+    "mysql": "mysql",
+    "mariadb": "mariadb",
+    "mssql": "microsoft.sql_server",
+    "oracle": "oracle.db",
+}
+
+
+def _engine_attributes(engine: Any) -> dict[str, Any]:
+    """Per-engine attributes, computed once and kept on the engine."""
+    cached: dict[str, Any] | None = getattr(engine, "_otelperf_attributes", None)
+    if cached is not None:
+        return cached
+    url = engine.url
+    dialect = engine.dialect.name
+    attributes: dict[str, Any] = {semconv.DB_SYSTEM_NAME: _SYSTEMS.get(dialect, dialect)}
+    if url.database:
+        # A SQLite database is a file path: keep the file name only.
+        attributes[semconv.DB_NAMESPACE] = (
+            os.path.basename(url.database) if dialect == "sqlite" else url.database
+        )
+    if url.host:
+        attributes[semconv.SERVER_ADDRESS] = url.host
+    if url.port:
+        attributes[semconv.SERVER_PORT] = int(url.port)
+    try:
+        engine._otelperf_attributes = attributes
+    except AttributeError:
+        pass
+    return attributes
+
+
+class QueryListener:
+    """Starts a span before each cursor execution and ends it, with a measurement, after."""
+
+    def __init__(self, tracer: Tracer, meter: Meter) -> None:
+        self._tracer = tracer
+        self._duration = meter.create_histogram(
+            semconv.DB_CLIENT_OPERATION_DURATION,
+            unit="s",
+            description="Duration of database client operations.",
+            explicit_bucket_boundaries_advisory=list(semconv.DB_DURATION_BUCKETS_S),
+        )
+
+    def events(self) -> Iterator[tuple[str, Callable[..., None]]]:
+        yield "before_cursor_execute", self.before_cursor_execute
+        yield "after_cursor_execute", self.after_cursor_execute
+        yield "handle_error", self.handle_error
+
+    def before_cursor_execute(
+        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
+        if context is None:
+            return
+        try:
+            operation, table = summarize_sql(statement)
+            base = _engine_attributes(conn.engine)
+            metric_attributes = dict(base)
+            metric_attributes[semconv.DB_OPERATION_NAME] = operation
+            if table:
+                metric_attributes[semconv.DB_COLLECTION_NAME] = table
+            span_attributes = dict(metric_attributes)
+            span_attributes[semconv.DB_QUERY_TEXT] = sanitize_sql(statement)
+            name = f"{operation} {table}" if table else operation
+            span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attributes)
+            setattr(context, _STATE, (span, time.perf_counter(), metric_attributes))
+        except Exception:  # noqa: BLE001 - never reach the application
+            logger.debug("sqlalchemy before_cursor_execute failed", exc_info=True)
+
+    def after_cursor_execute(
+        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
+        self._finish(context, None)
+
+    def handle_error(self, exception_context: Any) -> None:
+        self._finish(exception_context.execution_context, exception_context.original_exception)
+
+    def _finish(self, context: Any, error: BaseException | None) -> None:
+        state = getattr(context, _STATE, None) if context is not None else None
+        if state is None:
+            return
+        try:
+            delattr(context, _STATE)
+            span, started, attributes = state
+            duration = time.perf_counter() - started
+            if error is not None:
+                attributes = dict(attributes)
+                error_type = type(error).__qualname__
+                attributes[semconv.ERROR_TYPE] = error_type
+                span.set_attribute(semconv.ERROR_TYPE, error_type)
+                span.record_exception(error, attributes={
+                    "exception.message": scrub_message(str(error)),
+                    "exception.stacktrace": scrub_message("".join(traceback.format_exception(error))),
+                })
+                span.set_status(Status(StatusCode.ERROR, scrub_message(f"{error_type}: {error}")[:512]))
+            self._duration.record(duration, attributes, context=trace.set_span_in_context(span))
+            span.end()
+        except Exception:  # noqa: BLE001
+            logger.debug("sqlalchemy span end failed", exc_info=True)

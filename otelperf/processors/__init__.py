@@ -1,0 +1,5 @@
+"""Span processors otelperf puts in front of the export pipeline, one concern each."""
+
+from otelperf.processors.sanitizing import SanitizingSpanProcessor
+
+__all__ = ["SanitizingSpanProcessor"]

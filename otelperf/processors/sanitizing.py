@@ -1,0 +1,98 @@
+"""Last line of defence: no SQL literal or bound value leaves the process in a span.
+
+otelperf's own instrumentors already record literal-free statements. This processor covers what
+others record, at ``on_end``, before the span reaches the export processor:
+
+- ``db.query.text`` / ``db.statement`` attributes from any instrumentation;
+- ``exception`` events (``exception.message`` and ``exception.stacktrace``), where drivers and
+  SQLAlchemy put the statement and its parameter values;
+- the span status description, which several instrumentations fill with ``str(exc)``.
+
+It must be registered before the export processor. Spans with none of these are left untouched
+after three cheap checks (the common case costs well under a microsecond).
+"""
+
+from __future__ import annotations
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.trace import Status
+
+from otelperf.semconv import STATEMENT_ATTRIBUTES
+from otelperf.sqltext import sanitize_sql, scrub_message
+
+_EXCEPTION_TEXT = ("exception.message", "exception.stacktrace")
+
+
+class SanitizingSpanProcessor(SpanProcessor):
+    """Rewrites statement text, exception events and status descriptions without literals."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            self._sanitize(span)
+        except Exception:  # noqa: BLE001 - a processor must never raise
+            from otelperf._log import logger
+
+            logger.debug("sanitizing span %s failed", span.name, exc_info=True)
+
+    @staticmethod
+    def _sanitize(span: ReadableSpan) -> None:
+        attributes = span._attributes
+        if attributes:
+            replacements = {}
+            for key in STATEMENT_ATTRIBUTES:
+                value = attributes.get(key)
+                if isinstance(value, str):
+                    clean = sanitize_sql(value)
+                    if clean != value:
+                        replacements[key] = clean
+            if replacements:
+                merged = dict(attributes)
+                merged.update(replacements)
+                clean_attributes = BoundedAttributes(attributes=merged, immutable=True)
+                clean_attributes.dropped = getattr(attributes, "dropped", 0)
+                span._attributes = clean_attributes
+        events = span._events
+        if events:
+            # BoundedList keeps its dropped count; rewrite its items in place.
+            items = getattr(events, "_dq", None)
+            for index, event in enumerate(tuple(events)):
+                clean_event = _sanitize_event(event)
+                if clean_event is not event:
+                    if items is not None:
+                        items[index] = clean_event
+                    else:
+                        span._events = tuple(_sanitize_event(e) for e in events)  # type: ignore[assignment]
+                        break
+        description = span._status.description
+        if description:
+            clean_description = scrub_message(description)
+            if clean_description != description:
+                span._status = Status(span._status.status_code, clean_description)
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+def _sanitize_event(event: Event) -> Event:
+    if event.name != "exception" or not event.attributes:
+        return event
+    attributes = dict(event.attributes)
+    changed = False
+    for key in _EXCEPTION_TEXT:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            clean = scrub_message(value)
+            if clean != value:
+                attributes[key] = clean
+                changed = True
+    if not changed:
+        return event
+    return Event(event.name, attributes, event.timestamp)

@@ -1,0 +1,301 @@
+"""The one reader of the environment: typed, validated, documented settings.
+
+Every ``OTELPERF_*`` variable and every standard ``OTEL_*`` variable otelperf interprets itself is
+declared once in ``SETTINGS`` (name, default, meaning, parser). The README's configuration table
+is generated from that list (``otelperf settings --markdown``), so the two cannot drift.
+
+A bad value never stops the host application: ``load_settings`` keeps the default, records a
+``SettingProblem`` naming the variable, the rejected value and the fallback, and the caller logs
+it once. ``otelperf doctor`` turns the same problems into a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["SETTINGS", "SettingProblem", "SettingSpec", "Settings", "load_settings", "settings_table"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_EXPORTERS = ("otlp", "console", "none")
+_PROTOCOLS = ("grpc", "http/protobuf")
+_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class InvalidSetting(ValueError):
+    """Raised by a parser; the message completes "<NAME>=<value> ...": says what was expected."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidSetting("is not a boolean (expected true or false)")
+
+
+def _parse_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidSetting("is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise InvalidSetting("is out of range (expected 0 < seconds <= 3600)")
+    return value
+
+
+def _parse_millis(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidSetting("is not a whole number of milliseconds") from None
+    if not 100 <= value <= 3_600_000:
+        raise InvalidSetting("is out of range (expected 100 to 3600000 ms)")
+    return value
+
+
+def _parse_ratio(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidSetting("is not a ratio (expected a number from 0 to 1)") from None
+    if not 0.0 <= value <= 1.0:
+        raise InvalidSetting("is out of range (expected a number from 0 to 1)")
+    return value
+
+
+def _parse_hz(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidSetting("is not a whole number of samples per second") from None
+    if not 1 <= value <= 1000:
+        raise InvalidSetting("is out of range (expected 1 to 1000 Hz)")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise InvalidSetting(f"is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _parse_url(raw: str) -> str:
+    value = raw.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidSetting("is not an http(s) URL with a host (e.g. http://localhost:4317)")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise InvalidSetting("has an invalid port") from None
+    return value.rstrip("/")
+
+
+def _parse_text(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise InvalidSetting("is empty")
+    return value
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One environment variable: where it lands, its default and what it means."""
+
+    env: str
+    attr: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """A value that was rejected, and what was used instead."""
+
+    env: str
+    value: str
+    reason: str
+    fallback: Any
+
+    def __str__(self) -> str:
+        return f"{self.env}={self.value!r} {self.reason}; using {self.fallback!r} instead"
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("OTELPERF_ENABLED", "enabled", True, _parse_bool,
+                "Master switch. `false` loads nothing (same effect as `OTEL_SDK_DISABLED=true`)."),
+    SettingSpec("OTEL_SDK_DISABLED", "sdk_disabled", False, _parse_bool,
+                "Standard OpenTelemetry switch; `true` disables otelperf too."),
+    SettingSpec("OTEL_SERVICE_NAME", "service_name", None, _parse_text,
+                "`service.name`. Unset: taken from `OTEL_RESOURCE_ATTRIBUTES`, else derived from the "
+                "launched program (`uvicorn shop.app:app` gives `shop-app`), never `unknown_service`."),
+    SettingSpec("OTEL_TRACES_EXPORTER", "traces_exporter", "otlp", _choice(*_EXPORTERS),
+                "Where spans go: `otlp`, `console` or `none`."),
+    SettingSpec("OTEL_METRICS_EXPORTER", "metrics_exporter", "otlp", _choice(*_EXPORTERS),
+                "Where metrics go: `otlp`, `console` or `none`."),
+    SettingSpec("OTEL_EXPORTER_OTLP_PROTOCOL", "otlp_protocol", "grpc", _choice(*_PROTOCOLS),
+                "OTLP transport: `grpc` (port 4317) or `http/protobuf` (port 4318)."),
+    SettingSpec("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint", None, _parse_url,
+                "Collector address. Unset: `http://localhost:4317` (grpc) or `http://localhost:4318` "
+                "(http/protobuf)."),
+    SettingSpec("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "otlp_traces_endpoint", None, _parse_url,
+                "Per-signal override for spans (for http/protobuf, the full URL ending in `/v1/traces`)."),
+    SettingSpec("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "otlp_metrics_endpoint", None, _parse_url,
+                "Per-signal override for metrics (for http/protobuf, the full URL ending in `/v1/metrics`)."),
+    SettingSpec("OTEL_EXPORTER_OTLP_HEADERS", "otlp_headers", None, _parse_text,
+                "Headers sent with every export (`key=value,...`); masked in every dump.", secret=True),
+    SettingSpec("OTEL_METRIC_EXPORT_INTERVAL", "metric_export_interval_ms", 15_000, _parse_millis,
+                "Milliseconds between metric exports (otelperf default 15000, SDK default 60000)."),
+    SettingSpec("OTEL_TRACES_SAMPLER", "sampler", "parentbased_always_on", _choice(*_SAMPLERS),
+                "Head sampler. Metrics stay exact whatever it samples."),
+    SettingSpec("OTEL_TRACES_SAMPLER_ARG", "sampler_ratio", 1.0, _parse_ratio,
+                "Ratio for the `traceidratio` samplers, 0 to 1."),
+    SettingSpec("OTELPERF_EXPORT_TIMEOUT", "export_timeout_s", 10.0, _parse_seconds,
+                "Seconds one export may take, retries included."),
+    SettingSpec("OTELPERF_SHUTDOWN_TIMEOUT", "shutdown_timeout_s", 3.0, _parse_seconds,
+                "Seconds the final flush may take at exit; what is left is dropped and counted in the log."),
+    SettingSpec("OTELPERF_LOG_LEVEL", "log_level", "info", _choice(*_LOG_LEVELS),
+                "Level of otelperf's own log lines (stderr, prefix `otelperf:`)."),
+    SettingSpec("OTELPERF_LOCAL_METRICS", "local_metrics", False, _parse_bool,
+                "Keep a copy of the metrics in-process (`otelperf.local_metrics()`), as the demo does."),
+    SettingSpec("OTELPERF_PROFILING_ENABLED", "profiling_enabled", None, _parse_bool,
+                "Continuous profiling to Pyroscope. Unset: on when a Pyroscope address is set."),
+    SettingSpec("OTELPERF_PYROSCOPE_ENDPOINT", "pyroscope_endpoint", None, _parse_url,
+                "Pyroscope server (e.g. `http://localhost:4040`); `PYROSCOPE_SERVER_ADDRESS` is read too."),
+    SettingSpec("OTELPERF_PROFILING_SAMPLE_RATE", "profiling_sample_rate_hz", 100, _parse_hz,
+                "Profiler samples per second, 1 to 1000."),
+    SettingSpec("REDIS_URL", "redis_url", None, _parse_text,
+                "Redis used by the demo service; `otelperf doctor` checks it answers.", secret=True),
+    SettingSpec("DATABASE_URL", "database_url", None, _parse_text,
+                "SQLAlchemy URL used by the demo service; `otelperf doctor` checks it answers.", secret=True),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective configuration. Build it with ``load_settings``; it is immutable."""
+
+    enabled: bool = True
+    sdk_disabled: bool = False
+    service_name: str | None = None
+    traces_exporter: str = "otlp"
+    metrics_exporter: str = "otlp"
+    otlp_protocol: str = "grpc"
+    otlp_endpoint: str | None = None
+    otlp_traces_endpoint: str | None = None
+    otlp_metrics_endpoint: str | None = None
+    otlp_headers: str | None = None
+    metric_export_interval_ms: int = 15_000
+    sampler: str = "parentbased_always_on"
+    sampler_ratio: float = 1.0
+    export_timeout_s: float = 10.0
+    shutdown_timeout_s: float = 3.0
+    log_level: str = "info"
+    local_metrics: bool = False
+    profiling_enabled: bool | None = None
+    pyroscope_endpoint: str | None = None
+    profiling_sample_rate_hz: int = 100
+    redis_url: str | None = None
+    database_url: str | None = None
+    problems: tuple[SettingProblem, ...] = field(default=(), compare=False)
+
+    @property
+    def active(self) -> bool:
+        """Whether otelperf should load at all."""
+        return self.enabled and not self.sdk_disabled
+
+    def endpoint_for(self, signal: str) -> str:
+        """The OTLP endpoint for ``traces`` or ``metrics``, with the protocol's default port."""
+        specific = self.otlp_traces_endpoint if signal == "traces" else self.otlp_metrics_endpoint
+        if specific:
+            return specific
+        if self.otlp_protocol == "grpc":
+            return self.otlp_endpoint or "http://localhost:4317"
+        base = self.otlp_endpoint or "http://localhost:4318"
+        return f"{base}/v1/{signal}"
+
+    @property
+    def profiling_active(self) -> bool:
+        """Profiling is on when asked for, or by default when a Pyroscope address is known."""
+        if self.profiling_enabled is None:
+            return self.pyroscope_endpoint is not None
+        return self.profiling_enabled and self.pyroscope_endpoint is not None
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict with secrets masked: safe to print or log."""
+        values = {spec.env: getattr(self, spec.attr) for spec in SETTINGS}
+        for spec in SETTINGS:
+            if spec.secret and values[spec.env] is not None:
+                values[spec.env] = _mask(spec.env, str(values[spec.env]))
+        return values
+
+
+def _mask(env: str, value: str) -> str:
+    if env == "OTEL_EXPORTER_OTLP_HEADERS":
+        keys = [item.split("=", 1)[0].strip() for item in value.split(",") if item.strip()]
+        return ",".join(f"{key}=***" for key in keys)
+    parts = urlsplit(value)
+    if parts.password:
+        return value.replace(f":{parts.password}@", ":***@")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every declared variable; bad values fall back to the default and are recorded."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems: list[SettingProblem] = []
+    for spec in SETTINGS:
+        raw = env.get(spec.env)
+        if raw is None and spec.env == "OTELPERF_PYROSCOPE_ENDPOINT":
+            raw = env.get("PYROSCOPE_SERVER_ADDRESS")
+        if raw is None or (raw.strip() == "" and spec.default is None):
+            continue
+        try:
+            values[spec.attr] = spec.parse(raw)
+        except InvalidSetting as exc:
+            shown = "***" if spec.secret else raw
+            problems.append(SettingProblem(spec.env, shown, str(exc), spec.default))
+    if values.get("service_name") is None:
+        resource_name = _service_name_from_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
+        if resource_name:
+            values["service_name"] = resource_name
+    return dataclasses.replace(Settings(**values), problems=tuple(problems))
+
+
+def _service_name_from_resource_attributes(raw: str) -> str | None:
+    for item in raw.split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "service.name" and value.strip():
+            return value.strip()
+    return None
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated from ``SETTINGS``."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for spec in SETTINGS:
+        default = "unset" if spec.default is None else f"`{str(spec.default).lower()}`"
+        lines.append(f"| `{spec.env}` | {default} | {spec.help} |")
+    return "\n".join(lines)
