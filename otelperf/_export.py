@@ -17,6 +17,7 @@ Exceptions from the wrapped exporter never propagate.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -61,6 +62,7 @@ class ExportHealth:
         self.dropped_total = 0
         self.exported_total = 0
         self.last_error: str | None = None
+        self._announced = False
 
     @property
     def is_open(self) -> bool:
@@ -71,15 +73,30 @@ class ExportHealth:
         return not self.is_open
 
     def note_error(self, message: str) -> None:
-        self.last_error = message
+        """Keep the wrapped exporter's reason; the first one is announced at once."""
+        self.last_error = distill_reason(message)
+        with self._lock:
+            if self._announced:
+                return
+            self._announced = True
+            self._last_report = self._clock()
+        self._announce()
+
+    def _announce(self) -> None:
+        logger.warning(
+            "cannot export %s to %s (%s); dropping them and retrying with back-off, "
+            "the app is not affected; next report in %.0f s",
+            self.signal, self.destination, _shorten(self.last_error or "export failed"), self._report_interval_s,
+        )
 
     def success(self, items: int) -> None:
         with self._lock:
             self.exported_total += items
-            if self._failures == 0:
+            if self._failures == 0 and not self._announced:
                 return
             dropped, self._dropped_since_report = self._dropped_since_report, 0
             self._failures = 0
+            self._announced = False
         logger.info(
             "%s export to %s recovered; %d %s dropped while it was unreachable",
             self.signal, self.destination, dropped, self._unit(dropped),
@@ -89,35 +106,45 @@ class ExportHealth:
         with self._lock:
             self._failures += 1
             self._open_until = self._clock() + min(2.0 ** self._failures, _MAX_BACKOFF_S)
-            first = self._failures == 1
-        self.drop(items, first=first)
+            announce = not self._announced
+            self._announced = True
+            if announce:
+                self._last_report = self._clock()
+        if announce:
+            self._announce()
+        self.drop(items)
 
-    def drop(self, items: int, *, first: bool = False) -> None:
+    def drop(self, items: int) -> None:
         with self._lock:
             self._dropped_since_report += items
             self.dropped_total += items
             now = self._clock()
-            if not first and now - self._last_report < self._report_interval_s:
+            if now - self._last_report < self._report_interval_s:
                 return
             self._last_report = now
             dropped, self._dropped_since_report = self._dropped_since_report, 0
         reason = self.last_error or "export failed"
-        if first:
-            logger.warning(
-                "cannot export %s to %s (%s); dropping them and retrying with back-off, "
-                "the app is not affected; next report in %.0f s",
-                self.signal, self.destination, _shorten(reason), self._report_interval_s,
-            )
-        else:
-            logger.warning(
-                "%s export to %s still failing (%s); %d %s dropped in the last %.0f s",
-                self.signal, self.destination, _shorten(reason), dropped, self._unit(dropped),
-                self._report_interval_s,
-            )
+        logger.warning(
+            "%s export to %s still failing (%s); %d %s dropped in the last %.0f s",
+            self.signal, self.destination, _shorten(reason), dropped, self._unit(dropped),
+            self._report_interval_s,
+        )
 
     def _unit(self, count: int) -> str:
         noun = "span" if self.signal == "traces" else "metric batch"
         return noun if count == 1 else noun + ("es" if noun.endswith("batch") else "s")
+
+
+_GRPC_CODE = re.compile(r"StatusCode\.(\w+)")
+
+
+def distill_reason(message: str) -> str:
+    """``UNAVAILABLE: Connection refused`` out of the exporters' long retry messages."""
+    code = _GRPC_CODE.search(message)
+    detail = message.rsplit(": ", 1)[-1].strip() if ": " in message else ""
+    if code:
+        return f"{code.group(1)}: {detail}" if detail else code.group(1)
+    return _shorten(message)
 
 
 def _shorten(text: str, limit: int = 160) -> str:
@@ -134,6 +161,8 @@ class _CaptureReason(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if record.levelno < logging.WARNING or "hutdown" in message:
+            return False
         for health in self.healths:
             if health.signal in message or len(self.healths) == 1:
                 health.note_error(message)

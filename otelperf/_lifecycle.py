@@ -8,17 +8,23 @@
   installs that handler (only where the default action is in place): it flushes within the
   shutdown budget, restores the default action and re-raises, so the process still ends by
   SIGTERM exactly as without otelperf.
-- Exit: an ``atexit`` hook flushes within the same budget (SIGINT, ``sys.exit``, gunicorn workers).
+  gunicorn's ``UvicornWorker`` resets SIGTERM to the default action before uvicorn starts, so the
+  handler alone cannot cover it: otelperf also flushes right after uvicorn's own graceful
+  shutdown (``uvicorn.server.Server.shutdown``: connections drained, lifespan shutdown done),
+  which is the last moment the process is certain to reach.
+- Exit: an ``atexit`` hook flushes within the same budget (SIGINT, ``sys.exit``).
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from otelperf._log import logger
 from otelperf._pipeline import Pipeline
@@ -36,7 +42,9 @@ def current_pipeline() -> Pipeline | None:
     return _pipeline
 
 
-def begin(settings: Settings, decision: RoleDecision, on_start: Callable[[Pipeline], None]) -> None:
+def begin(
+    settings: Settings, decision: RoleDecision, on_start: Callable[[Pipeline, RoleDecision], None]
+) -> None:
     """Start now, or arrange to start in forked children, according to the process role."""
     global _deferred_settings
     if decision.role is ProcessRole.HELPER:
@@ -48,11 +56,12 @@ def begin(settings: Settings, decision: RoleDecision, on_start: Callable[[Pipeli
             # A fork of the supervisor is a worker: give it its own pipeline and identity.
             child_settings = _deferred_settings
             if child_settings is not None and _pipeline is None:
-                _start(child_settings, on_start)
+                worker = RoleDecision(ProcessRole.SERVER, decision.program, f"{decision.program} worker")
+                _start(child_settings, lambda pipeline: on_start(pipeline, worker))
 
         os.register_at_fork(after_in_child=start_in_child)
         return
-    _start(settings, on_start)
+    _start(settings, lambda pipeline: on_start(pipeline, decision))
 
 
 def _start(settings: Settings, on_start: Callable[[Pipeline], None]) -> None:
@@ -72,6 +81,7 @@ def _start(settings: Settings, on_start: Callable[[Pipeline], None]) -> None:
             atexit.register(_shutdown_at_exit)
             _atexit_registered = True
     _install_sigterm_flush()
+    _flush_after_uvicorn_shutdown()
     on_start(pipeline)
 
 
@@ -89,6 +99,27 @@ def _install_sigterm_flush() -> None:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError):
         logger.debug("cannot install the SIGTERM flush handler", exc_info=True)
+
+
+def _flush_after_uvicorn_shutdown() -> None:
+    try:
+        import uvicorn.server
+    except ImportError:
+        return
+    original = uvicorn.server.Server.shutdown
+    if getattr(original, "_otelperf", False):
+        return
+
+    @functools.wraps(original)
+    async def shutdown(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            await original(self, *args, **kwargs)
+        finally:
+            if _pipeline is not None:
+                _pipeline.shutdown("server shutdown")
+
+    shutdown._otelperf = True  # type: ignore[attr-defined]
+    uvicorn.server.Server.shutdown = shutdown  # type: ignore[method-assign]
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -153,10 +153,11 @@ class Pipeline:
         elapsed = time.monotonic() - started
         dropped = {health.signal: health.dropped_total for health in self.healths if health.dropped_total}
         if worker.is_alive():
+            troubled = [f"{h.signal} to {h.destination}: {h.last_error}" for h in self.healths if h.last_error]
             logger.warning(
-                "shutdown (%s): flushing did not finish within %.1f s (OTELPERF_SHUTDOWN_TIMEOUT); "
+                "shutdown (%s): flushing did not finish within %.1f s (OTELPERF_SHUTDOWN_TIMEOUT)%s; "
                 "the telemetry still queued is dropped%s",
-                reason, budget, _dropped_text(dropped),
+                reason, budget, f" ({'; '.join(troubled)[:300]})" if troubled else "", _dropped_text(dropped),
             )
         elif dropped:
             logger.info("shutdown (%s) in %.2f s%s", reason, elapsed, _dropped_text(dropped))

@@ -46,8 +46,9 @@ class StartupState:
 STATE = StartupState()
 
 
-def pipeline_started(pipeline: Pipeline) -> None:
+def pipeline_started(pipeline: Pipeline, role: RoleDecision) -> None:
     STATE.pipeline = pipeline
+    STATE.role = role
     STATE.reported = False
     if STATE.instrumented:
         _report()
@@ -59,7 +60,7 @@ def log_startup_summary() -> None:
         STATE.instrumented = True
         _record_skipped_by_the_loader()
         role = STATE.role
-        if role is not None and role.role is ProcessRole.SUPERVISOR:
+        if role is not None and role.role is ProcessRole.SUPERVISOR and STATE.pipeline is None:
             _report_supervisor(role)
         elif STATE.pipeline is not None:
             _report()
