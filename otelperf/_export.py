@@ -86,7 +86,10 @@ class ExportHealth:
         logger.warning(
             "cannot export %s to %s (%s); dropping them and retrying with back-off, "
             "the app is not affected; next report in %.0f s",
-            self.signal, self.destination, _shorten(self.last_error or "export failed"), self._report_interval_s,
+            self.signal,
+            self.destination,
+            _shorten(self.last_error or "export failed"),
+            self._report_interval_s,
         )
 
     def success(self, items: int) -> None:
@@ -99,13 +102,16 @@ class ExportHealth:
             self._announced = False
         logger.info(
             "%s export to %s recovered; %d %s dropped while it was unreachable",
-            self.signal, self.destination, dropped, self._unit(dropped),
+            self.signal,
+            self.destination,
+            dropped,
+            self._unit(dropped),
         )
 
     def failure(self, items: int) -> None:
         with self._lock:
             self._failures += 1
-            self._open_until = self._clock() + min(2.0 ** self._failures, _MAX_BACKOFF_S)
+            self._open_until = self._clock() + min(2.0**self._failures, _MAX_BACKOFF_S)
             announce = not self._announced
             self._announced = True
             if announce:
@@ -126,7 +132,11 @@ class ExportHealth:
         reason = self.last_error or "export failed"
         logger.warning(
             "%s export to %s still failing (%s); %d %s dropped in the last %.0f s",
-            self.signal, self.destination, _shorten(reason), dropped, self._unit(dropped),
+            self.signal,
+            self.destination,
+            _shorten(reason),
+            dropped,
+            self._unit(dropped),
             self._report_interval_s,
         )
 
@@ -228,9 +238,7 @@ class ResilientMetricExporter(MetricExporter):
         self._inner = inner
         self.health = health
 
-    def export(
-        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
-    ) -> MetricExportResult:
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         if not self.health.allow():
             self.health.drop(1)
             return MetricExportResult.FAILURE

@@ -31,31 +31,36 @@ from otelperf._pipeline import Pipeline
 from otelperf._roles import ProcessRole, RoleDecision
 from otelperf.settings import Settings
 
-_state_lock = threading.Lock()
-_pipeline: Pipeline | None = None
-_deferred_settings: Settings | None = None
-_atexit_registered = False
+
+class _ProcessState:
+    """What this process runs; one instance, changed under its lock only."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pipeline: Pipeline | None = None
+        self.deferred_settings: Settings | None = None
+        self.atexit_registered = False
+
+
+_state = _ProcessState()
 
 
 def current_pipeline() -> Pipeline | None:
     """The pipeline running in this process, if any."""
-    return _pipeline
+    return _state.pipeline
 
 
-def begin(
-    settings: Settings, decision: RoleDecision, on_start: Callable[[Pipeline, RoleDecision], None]
-) -> None:
+def begin(settings: Settings, decision: RoleDecision, on_start: Callable[[Pipeline, RoleDecision], None]) -> None:
     """Start now, or arrange to start in forked children, according to the process role."""
-    global _deferred_settings
     if decision.role is ProcessRole.HELPER:
         return
     if decision.role is ProcessRole.SUPERVISOR:
-        _deferred_settings = settings
+        _state.deferred_settings = settings
 
         def start_in_child() -> None:
             # A fork of the supervisor is a worker: give it its own pipeline and identity.
-            child_settings = _deferred_settings
-            if child_settings is not None and _pipeline is None:
+            child_settings = _state.deferred_settings
+            if child_settings is not None and _state.pipeline is None:
                 worker = RoleDecision(ProcessRole.SERVER, decision.program, f"{decision.program} worker")
                 _start(child_settings, lambda pipeline: on_start(pipeline, worker))
 
@@ -65,29 +70,22 @@ def begin(
 
 
 def _start(settings: Settings, on_start: Callable[[Pipeline], None]) -> None:
-    global _pipeline, _atexit_registered
-    with _state_lock:
-        if _pipeline is not None:
+    with _state.lock:
+        if _state.pipeline is not None:
             return
         pipeline = Pipeline(settings)
         try:
             pipeline.start()
         except Exception as exc:  # noqa: BLE001 - degrade, never break the app
-            logger.error("could not start the telemetry pipeline (%s: %s); telemetry is off",
-                         type(exc).__name__, exc)
+            logger.error("could not start the telemetry pipeline (%s: %s); telemetry is off", type(exc).__name__, exc)
             return
-        _pipeline = pipeline
-        if not _atexit_registered:
-            atexit.register(_shutdown_at_exit)
-            _atexit_registered = True
+        _state.pipeline = pipeline
+        if not _state.atexit_registered:
+            atexit.register(shutdown, "exit")
+            _state.atexit_registered = True
     _install_sigterm_flush()
     _flush_after_uvicorn_shutdown()
     on_start(pipeline)
-
-
-def _shutdown_at_exit() -> None:
-    if _pipeline is not None:
-        _pipeline.shutdown("exit")
 
 
 def _install_sigterm_flush() -> None:
@@ -111,21 +109,19 @@ def _flush_after_uvicorn_shutdown() -> None:
         return
 
     @functools.wraps(original)
-    async def shutdown(self: Any, *args: Any, **kwargs: Any) -> None:
+    async def shutdown_then_flush(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
             await original(self, *args, **kwargs)
         finally:
-            if _pipeline is not None:
-                _pipeline.shutdown("server shutdown")
+            shutdown("server shutdown")
 
-    shutdown._otelperf = True  # type: ignore[attr-defined]
-    uvicorn.server.Server.shutdown = shutdown  # type: ignore[method-assign]
+    shutdown_then_flush._otelperf = True  # type: ignore[attr-defined]
+    uvicorn.server.Server.shutdown = shutdown_then_flush  # type: ignore[method-assign]
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     try:
-        if _pipeline is not None:
-            _pipeline.shutdown("SIGTERM")
+        shutdown("SIGTERM")
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
@@ -133,5 +129,6 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def shutdown(reason: str = "requested") -> None:
     """Flush and stop this process's pipeline now (idempotent)."""
-    if _pipeline is not None:
-        _pipeline.shutdown(reason)
+    pipeline = _state.pipeline
+    if pipeline is not None:
+        pipeline.shutdown(reason)

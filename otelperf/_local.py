@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, NumberDataPoint
+
 from otelperf._lifecycle import current_pipeline
 
 
@@ -30,14 +32,14 @@ def local_metrics() -> list[dict[str, Any]]:
                         "unit": metric.unit,
                         "attributes": dict(point.attributes or {}),
                     }
-                    if hasattr(point, "bucket_counts"):
+                    if isinstance(point, HistogramDataPoint):
                         entry.update(
                             count=point.count,
                             sum=point.sum,
                             bucket_counts=list(point.bucket_counts),
                             explicit_bounds=list(point.explicit_bounds),
                         )
-                    else:
+                    elif isinstance(point, NumberDataPoint):
                         entry["value"] = point.value
                     points.append(entry)
     return points

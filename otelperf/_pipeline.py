@@ -103,9 +103,7 @@ class Pipeline:
 
     def _build_tracer_provider(self) -> TracerProvider:
         settings = self.settings
-        provider = TracerProvider(
-            resource=self.resource, sampler=build_sampler(settings), shutdown_on_exit=False
-        )
+        provider = TracerProvider(resource=self.resource, sampler=build_sampler(settings), shutdown_on_exit=False)
         provider.add_span_processor(SanitizingSpanProcessor())
         if settings.traces_exporter == "otlp":
             health = ExportHealth("traces", settings.endpoint_for("traces"))
@@ -128,9 +126,7 @@ class Pipeline:
             exporter = ResilientMetricExporter(_otlp_metric_exporter(settings), health)
             readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval))
         elif settings.metrics_exporter == "console":
-            readers.append(
-                PeriodicExportingMetricReader(ConsoleMetricExporter(), export_interval_millis=interval)
-            )
+            readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter(), export_interval_millis=interval))
         if settings.local_metrics:
             self.local_reader = InMemoryMetricReader()
             readers.append(self.local_reader)
@@ -157,7 +153,10 @@ class Pipeline:
             logger.warning(
                 "shutdown (%s): flushing did not finish within %.1f s (OTELPERF_SHUTDOWN_TIMEOUT)%s; "
                 "the telemetry still queued is dropped%s",
-                reason, budget, f" ({'; '.join(troubled)[:300]})" if troubled else "", _dropped_text(dropped),
+                reason,
+                budget,
+                f" ({'; '.join(troubled)[:300]})" if troubled else "",
+                _dropped_text(dropped),
             )
         elif dropped:
             logger.info("shutdown (%s) in %.2f s%s", reason, elapsed, _dropped_text(dropped))

@@ -23,8 +23,11 @@ from dataclasses import dataclass
 
 __all__ = ["ProcessRole", "RoleDecision", "detect_role"]
 
-_HELPER_MARKERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver",
-                   "multiprocessing.semaphore_tracker")
+_HELPER_MARKERS = (
+    "multiprocessing.resource_tracker",
+    "multiprocessing.forkserver",
+    "multiprocessing.semaphore_tracker",
+)
 
 
 class ProcessRole(enum.Enum):

@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass, field
 
 from otelperf._log import logger
-from otelperf._replacements import REPLACED
 from otelperf._pipeline import Pipeline
+from otelperf._replacements import REPLACED
 from otelperf._roles import ProcessRole, RoleDecision
 from otelperf.settings import Settings
 from otelperf.version import __version__
@@ -95,7 +95,9 @@ def _record_skipped_by_the_loader() -> None:
         logger.warning(
             "instrumentation %s skipped by opentelemetry-instrument: it needs %s, found %s; "
             "its spans and metrics are missing (install a matching version)",
-            name, conflict.required, conflict.found,
+            name,
+            conflict.required,
+            conflict.found,
         )
 
 
@@ -118,10 +120,16 @@ def _report() -> None:
     logger.info(
         "otelperf %s on in pid %d (%s) as service.name=%s: traces -> %s (sampler %s), "
         "metrics -> %s every %.0f s; instrumented: %s%s",
-        __version__, os.getpid(), role.reason if role else "server", resource.get("service.name"),
-        _destination(settings, "traces"), settings.sampler,
-        _destination(settings, "metrics"), settings.metric_export_interval_ms / 1000,
-        ", ".join(on) or "nothing", f"; not instrumented: {', '.join(off)}" if off else "",
+        __version__,
+        os.getpid(),
+        role.reason if role else "server",
+        resource.get("service.name"),
+        _destination(settings, "traces"),
+        settings.sampler,
+        _destination(settings, "metrics"),
+        settings.metric_export_interval_ms / 1000,
+        ", ".join(on) or "nothing",
+        f"; not instrumented: {', '.join(off)}" if off else "",
     )
 
 

@@ -36,11 +36,10 @@ def configure(settings: Settings | None = None) -> None:
         _startup.STATE.role = decision
         _lifecycle.begin(settings, decision, on_start=_startup.pipeline_started)
     except Exception as exc:  # noqa: BLE001 - the host application comes first
-        logger.error("setup failed (%s: %s); the application runs without telemetry",
-                     type(exc).__name__, exc)
+        logger.error("setup failed (%s: %s); the application runs without telemetry", type(exc).__name__, exc)
 
 
-class OtelperfConfigurator(_BaseConfigurator):  # type: ignore[misc]
+class OtelperfConfigurator(_BaseConfigurator):
     """Entry point ``opentelemetry_configurator = otelperf``."""
 
     def _configure(self, **kwargs: Any) -> None:

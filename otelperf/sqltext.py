@@ -47,14 +47,11 @@ def sanitize_sql(statement: str) -> str:
     out: list[str] = []
     for match in _TOKEN.finditer(statement[:_MAX_STATEMENT_CHARS]):
         kind = match.lastgroup
-        if kind == "comment":
-            continue
-        if kind in ("string", "dollar", "number"):
+        if kind in ("comment", "space"):
+            if out and out[-1] != " ":
+                out.append(" ")
+        elif kind in ("string", "dollar", "number", "param"):
             out.append("?")
-        elif kind == "param":
-            out.append("?")
-        elif kind == "space":
-            out.append(" ")
         else:
             out.append(match.group())
     text = "".join(out).strip()
@@ -71,9 +68,38 @@ _TABLE_AFTER = re.compile(
     re.IGNORECASE,
 )
 _KNOWN_OPERATIONS = frozenset(
-    "SELECT INSERT UPDATE DELETE MERGE UPSERT REPLACE WITH CREATE DROP ALTER TRUNCATE BEGIN COMMIT "
-    "ROLLBACK SAVEPOINT RELEASE SET SHOW EXPLAIN PRAGMA CALL EXEC EXECUTE VACUUM ANALYZE COPY GRANT "
-    "REVOKE LOCK".split()
+    (
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "MERGE",
+        "UPSERT",
+        "REPLACE",
+        "WITH",
+        "CREATE",
+        "DROP",
+        "ALTER",
+        "TRUNCATE",
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+        "SET",
+        "SHOW",
+        "EXPLAIN",
+        "PRAGMA",
+        "CALL",
+        "EXEC",
+        "EXECUTE",
+        "VACUUM",
+        "ANALYZE",
+        "COPY",
+        "GRANT",
+        "REVOKE",
+        "LOCK",
+    )
 )
 
 

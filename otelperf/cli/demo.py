@@ -56,8 +56,10 @@ def demo_environment(port: int) -> tuple[dict[str, str], str]:
     if settings.traces_exporter == "otlp" and not tcp_check("otlp", endpoint, 0.5).ok:
         env["OTEL_TRACES_EXPORTER"] = "none"
         env["OTEL_METRICS_EXPORTER"] = "none"
-        where = (f"kept in-process only: no collector answers at {endpoint} "
-                 "(start one, or set OTEL_EXPORTER_OTLP_ENDPOINT, to export)")
+        where = (
+            f"kept in-process only: no collector answers at {endpoint} "
+            "(start one, or set OTEL_EXPORTER_OTLP_ENDPOINT, to export)"
+        )
     else:
         where = f"exported to {endpoint} ({settings.otlp_protocol}) and kept in-process"
     return env, where
@@ -85,16 +87,21 @@ def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> i
     env, destination = demo_environment(port)
     log = Path(tempfile.mkstemp(prefix="otelperf-demo-", suffix=".log")[1])
     command = [
-        _script("opentelemetry-instrument"), _script("uvicorn"), "otelperf.demo.app:app",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+        _script("opentelemetry-instrument"),
+        _script("uvicorn"),
+        "otelperf.demo.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
     ]
     console.print(f"[bold]otelperf demo[/bold]: starting the shop service on {base_url} under opentelemetry-instrument")
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         health = _wait_ready(base_url, process, log)
-        console.print(f"service ready: cache={health['cache']}, database={health['database']}; "
-                      f"telemetry {destination}")
+        console.print(f"service ready: cache={health['cache']}, database={health['database']}; telemetry {destination}")
         result = _run_load(base_url, duration_s, concurrency)
         server_metrics = httpx.get(f"{base_url}/demo/telemetry", timeout=5.0).json()
     except RuntimeError as exc:
@@ -127,13 +134,21 @@ def _ms(seconds: float) -> str:
 
 
 def print_summary(result: LoadResult, server_metrics: list[dict[str, Any]], log: Path) -> None:
-    client = Table(title=f"What the clients saw ({result.requests} requests in {result.duration_s:.1f} s, "
-                         f"{result.requests / result.duration_s:.0f} req/s)")
+    client = Table(
+        title=f"What the clients saw ({result.requests} requests in {result.duration_s:.1f} s, "
+        f"{result.requests / result.duration_s:.0f} req/s)"
+    )
     for column in ("route", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"):
         client.add_column(column, justify="left" if column == "route" else "right")
     for route, stats in sorted(result.routes.items()):
-        client.add_row(route, str(len(stats.latencies_s)), str(stats.errors),
-                       _ms(stats.percentile(50)), _ms(stats.percentile(95)), _ms(stats.percentile(99)))
+        client.add_row(
+            route,
+            str(len(stats.latencies_s)),
+            str(stats.errors),
+            _ms(stats.percentile(50)),
+            _ms(stats.percentile(95)),
+            _ms(stats.percentile(99)),
+        )
     console.print(client)
     console.print(server_table(server_metrics))
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("otelperf:")]
@@ -145,11 +160,17 @@ def print_summary(result: LoadResult, server_metrics: list[dict[str, Any]], log:
 
 def _label(attributes: dict[str, Any]) -> str:
     if "http.route" in attributes:
-        parts = [attributes.get("http.request.method", ""), attributes["http.route"],
-                 str(attributes.get("http.response.status_code", ""))]
+        parts = [
+            attributes.get("http.request.method", ""),
+            attributes["http.route"],
+            str(attributes.get("http.response.status_code", "")),
+        ]
     else:
-        parts = [attributes.get("db.system.name", ""), attributes.get("db.operation.name", ""),
-                 attributes.get("db.collection.name", "")]
+        parts = [
+            attributes.get("db.system.name", ""),
+            attributes.get("db.operation.name", ""),
+            attributes.get("db.collection.name", ""),
+        ]
     if "error.type" in attributes:
         parts.append(f"error={attributes['error.type']}")
     return " ".join(part for part in parts if part)

@@ -112,7 +112,8 @@ def run_doctor(timeout_s: float = 2.0, settings: Settings | None = None) -> int:
         _err.print(f"[red]{len(settings.problems)} invalid setting(s); otelperf would use the fallbacks above[/red]")
         return 1
     if any(not check.ok for check in checks):
-        _err.print("[yellow]a configured backend does not answer; the app still runs, "
-                   "that telemetry is dropped[/yellow]")
+        _err.print(
+            "[yellow]a configured backend does not answer; the app still runs, that telemetry is dropped[/yellow]"
+        )
         return 2
     return 0

@@ -137,14 +137,11 @@ class Shop:
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="demo-cpu")
 
 
-shop: Shop | None = None
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    global shop
     shop = Shop()
     _seed(shop.engine)
+    app.state.shop = shop
     yield
     shop.pool.shutdown(wait=False)
     shop.engine.dispose()
@@ -154,6 +151,7 @@ app = FastAPI(title="otelperf demo shop", lifespan=lifespan)
 
 
 def _shop() -> Shop:
+    shop: Shop | None = getattr(app.state, "shop", None)
     if shop is None:
         raise HTTPException(503, "starting")
     return shop

@@ -14,9 +14,9 @@ after three cheap checks (the common case costs well under a microsecond).
 
 from __future__ import annotations
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import Status
 
 from otelperf.semconv import STATEMENT_ATTRIBUTES
@@ -66,7 +66,7 @@ class SanitizingSpanProcessor(SpanProcessor):
                     if items is not None:
                         items[index] = clean_event
                     else:
-                        span._events = tuple(_sanitize_event(e) for e in events)  # type: ignore[assignment]
+                        span._events = tuple(_sanitize_event(e) for e in events)
                         break
         description = span._status.description
         if description:

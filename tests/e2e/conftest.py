@@ -44,7 +44,8 @@ def redis_url() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     client = redis.Redis(port=port)
 
@@ -73,16 +74,32 @@ def postgres_url() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(data, "postgres", "postgres")
     port = free_port()
-    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres"]),
-                   check=True, capture_output=True)
     subprocess.run(
-        _as_postgres([
-            str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "start",
-            "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off",
-        ]),
-        check=True, capture_output=True,
+        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_postgres(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data / "db"),
+                "-l",
+                str(data / "log"),
+                "-w",
+                "start",
+                "-o",
+                f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"]),
-                   check=False, capture_output=True)
+    subprocess.run(
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"]),
+        check=False,
+        capture_output=True,
+    )
     shutil.rmtree(data, ignore_errors=True)

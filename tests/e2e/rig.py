@@ -102,12 +102,19 @@ class Telemetry:
                     continue
                 for scope in resource_spans.get("scopeSpans", []):
                     for span in scope.get("spans", []):
-                        found.append(Span(
-                            span["name"], span.get("kind", 0), span["traceId"], span["spanId"],
-                            span.get("parentSpanId", ""), attrs(span.get("attributes")),
-                            [{"name": e["name"], **attrs(e.get("attributes"))} for e in span.get("events", [])],
-                            span.get("status", {}), resource,
-                        ))
+                        found.append(
+                            Span(
+                                span["name"],
+                                span.get("kind", 0),
+                                span["traceId"],
+                                span["spanId"],
+                                span.get("parentSpanId", ""),
+                                attrs(span.get("attributes")),
+                                [{"name": e["name"], **attrs(e.get("attributes"))} for e in span.get("events", [])],
+                                span.get("status", {}),
+                                resource,
+                            )
+                        )
         return found
 
     def points(self, service: str | None = None, metric: str | None = None) -> list[Point]:
@@ -124,13 +131,15 @@ class Telemetry:
                         for kind in ("histogram", "sum", "gauge"):
                             if kind in entry:
                                 for point in entry[kind].get("dataPoints", []):
-                                    found.append(Point(entry["name"], kind, attrs(point.get("attributes")),
-                                                       point, resource))
+                                    found.append(
+                                        Point(entry["name"], kind, attrs(point.get("attributes")), point, resource)
+                                    )
         return found
 
     def raw_text(self) -> str:
         return "\n".join(
-            (self.out_dir / name).read_text() for name in ("traces.jsonl", "metrics.jsonl")
+            (self.out_dir / name).read_text()
+            for name in ("traces.jsonl", "metrics.jsonl")
             if (self.out_dir / name).exists()
         )
 
@@ -173,7 +182,9 @@ class Collector:
         log = (self.out_dir / "collector.log").open("ab")
         self.process = subprocess.Popen(
             [self.binary, "--config", str(REPO / "collector-config" / "e2e-file-export.yaml")],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
         def healthy() -> bool:

@@ -67,18 +67,32 @@ def test_single_worker_exports_sanitized_spans_metrics_and_resource(
     app.terminate()
 
     telemetry = collector.telemetry
-    spans = wait_until(lambda: [s for s in telemetry.spans(service) if s.kind == SERVER and
-                                s.attributes.get("http.route") == "/users/duplicate"] and telemetry.spans(service),
-                       20, "the app's spans")
+    spans = wait_until(
+        lambda: (
+            [
+                s
+                for s in telemetry.spans(service)
+                if s.kind == SERVER and s.attributes.get("http.route") == "/users/duplicate"
+            ]
+            and telemetry.spans(service)
+        ),
+        20,
+        "the app's spans",
+    )
     server = [s for s in spans if s.kind == SERVER]
     routes = sorted(s.attributes.get("http.route") for s in server)
     # One server span per request (FastAPI's native telemetry steps aside), templated routes.
-    assert routes == sorted(["/healthz"] * routes.count("/healthz") + ["/users/{user_id}"] * 3
-                            + ["/sync", "/users/duplicate"])
+    assert routes == sorted(
+        ["/healthz"] * routes.count("/healthz") + ["/users/{user_id}"] * 3 + ["/sync", "/users/duplicate"]
+    )
     assert not [s for s in spans if s.name.endswith(("http send", "http receive"))]
 
-    redis_spans = [s for s in spans if s.kind == CLIENT and s.attributes.get("db.system") == "redis"
-                   or s.attributes.get("db.system.name") == "redis"]
+    redis_spans = [
+        s
+        for s in spans
+        if (s.kind == CLIENT and s.attributes.get("db.system") == "redis")
+        or s.attributes.get("db.system.name") == "redis"
+    ]
     statements = {s.attributes.get("db.statement") or s.attributes.get("db.query.text") for s in redis_spans}
     assert {"GET ?", "SET ? ? ? ?"} <= statements, statements
 
@@ -119,11 +133,18 @@ def test_single_worker_exports_sanitized_spans_metrics_and_resource(
 def test_service_name_is_derived_from_the_program(start_app: StartApp, collector: Collector) -> None:
     port = free_port()
     marker = unique("marker")
-    app = start_app(uvicorn("probe_app:app", "--port", str(port)), None, port,
-                    OTEL_RESOURCE_ATTRIBUTES=f"deployment.environment.name={marker}").wait_ready()
+    app = start_app(
+        uvicorn("probe_app:app", "--port", str(port)),
+        None,
+        port,
+        OTEL_RESOURCE_ATTRIBUTES=f"deployment.environment.name={marker}",
+    ).wait_ready()
     app.terminate()
-    spans = wait_until(lambda: [s for s in collector.telemetry.spans()
-                                if s.resource.get("deployment.environment.name") == marker], 20, "spans")
+    spans = wait_until(
+        lambda: [s for s in collector.telemetry.spans() if s.resource.get("deployment.environment.name") == marker],
+        20,
+        "spans",
+    )
     assert spans[0].resource["service.name"] == "probe-app"
     assert any("as service.name=probe-app" in line for line in app.otelperf_lines())
 
@@ -139,17 +160,31 @@ def _pids_serving(app: App, want: int, attempts: int = 400) -> set[int]:
 
 def _assert_only_workers_export(collector: Collector, service: str, workers: set[int], supervisor: int) -> None:
     telemetry = collector.telemetry
-    span_pids = wait_until(lambda: {s.resource["process.pid"] for s in telemetry.spans(service)} >= workers
-                           and {s.resource["process.pid"] for s in telemetry.spans(service)}, 20, "worker spans")
-    metric_pids = wait_until(lambda: {p.resource["process.pid"] for p in telemetry.points(service)} >= workers
-                             and {p.resource["process.pid"] for p in telemetry.points(service)}, 20, "worker metrics")
+    span_pids = wait_until(
+        lambda: (
+            {s.resource["process.pid"] for s in telemetry.spans(service)} >= workers
+            and {s.resource["process.pid"] for s in telemetry.spans(service)}
+        ),
+        20,
+        "worker spans",
+    )
+    metric_pids = wait_until(
+        lambda: (
+            {p.resource["process.pid"] for p in telemetry.points(service)} >= workers
+            and {p.resource["process.pid"] for p in telemetry.points(service)}
+        ),
+        20,
+        "worker metrics",
+    )
     assert span_pids == workers, f"spans from {span_pids}, workers {workers}, supervisor {supervisor}"
     assert metric_pids == workers, f"metrics from {metric_pids}, workers {workers}, supervisor {supervisor}"
     instance_ids = {p.resource["service.instance.id"] for p in telemetry.points(service)}
     assert len(instance_ids) == len(workers)
     # Each worker's HTTP series is its own: one cumulative series per instance and route.
-    series = {(p.resource["service.instance.id"], p.attributes.get("http.route"))
-              for p in telemetry.points(service, "http.server.request.duration")}
+    series = {
+        (p.resource["service.instance.id"], p.attributes.get("http.route"))
+        for p in telemetry.points(service, "http.server.request.duration")
+    }
     assert {instance for instance, route in series if route == "/users/{user_id}"} == instance_ids
 
 
@@ -170,9 +205,19 @@ def test_gunicorn_workers_each_export_with_their_own_identity(
 ) -> None:
     service = unique("gunicorn-workers")
     port = free_port()
-    command = [str(BIN / "gunicorn"), "-k", "uvicorn.workers.UvicornWorker", "-w", "2",
-               "-b", f"127.0.0.1:{port}", "--graceful-timeout", "10", *(["--preload"] if preload else []),
-               "probe_app:app"]
+    command = [
+        str(BIN / "gunicorn"),
+        "-k",
+        "uvicorn.workers.UvicornWorker",
+        "-w",
+        "2",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "10",
+        *(["--preload"] if preload else []),
+        "probe_app:app",
+    ]
     app = start_app(command, service, port).wait_ready()
     workers = _pids_serving(app, 2)
     assert len(workers) == 2
@@ -189,8 +234,9 @@ def test_uvicorn_reload_is_instrumented_and_explained(start_app: StartApp, colle
     app.get("/users/1")
     spans = wait_until(lambda: collector.telemetry.spans(service), 20, "spans from the reloaded server")
     assert {s.resource["process.pid"] for s in spans} == {server_pid}
-    assert any("uvicorn reloader" in line and "use --reload only in development" in line
-               for line in app.otelperf_lines())
+    assert any(
+        "uvicorn reloader" in line and "use --reload only in development" in line for line in app.otelperf_lines()
+    )
     app.terminate()
 
 
@@ -198,19 +244,34 @@ def test_sigterm_flushes_the_last_requests(start_app: StartApp, collector: Colle
     """Exports are scheduled far in the future: only the SIGTERM flush can deliver them."""
     service = unique("sigterm")
     port = free_port()
-    app = start_app(uvicorn("probe_app:app", "--port", str(port)), service, port,
-                    OTEL_BSP_SCHEDULE_DELAY="60000", OTEL_METRIC_EXPORT_INTERVAL="60000").wait_ready()
+    app = start_app(
+        uvicorn("probe_app:app", "--port", str(port)),
+        service,
+        port,
+        OTEL_BSP_SCHEDULE_DELAY="60000",
+        OTEL_METRIC_EXPORT_INTERVAL="60000",
+    ).wait_ready()
     for _ in range(20):
         assert app.get("/users/1").status_code == 200
     app.terminate(signal.SIGTERM)
     # The process still ends by SIGTERM, as it would without otelperf.
     assert app.process.returncode == -signal.SIGTERM
     telemetry = collector.telemetry
-    spans = wait_until(lambda: [s for s in telemetry.spans(service)
-                                if s.attributes.get("http.route") == "/users/{user_id}"], 10, "flushed spans")
+    spans = wait_until(
+        lambda: [s for s in telemetry.spans(service) if s.attributes.get("http.route") == "/users/{user_id}"],
+        10,
+        "flushed spans",
+    )
     assert len({s.span_id for s in spans}) == 20
-    points = wait_until(lambda: [p for p in telemetry.points(service, "http.server.request.duration")
-                                 if p.attributes.get("http.route") == "/users/{user_id}"], 10, "flushed metrics")
+    points = wait_until(
+        lambda: [
+            p
+            for p in telemetry.points(service, "http.server.request.duration")
+            if p.attributes.get("http.route") == "/users/{user_id}"
+        ],
+        10,
+        "flushed metrics",
+    )
     assert int(points[-1].data["count"]) == 20
 
 
@@ -227,19 +288,31 @@ def _latencies(app: App, count: int) -> list[float]:
 def test_collector_down_never_hurts_the_app(start_app: StartApp) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     port = free_port()
-    app = start_app(uvicorn("probe_app:app", "--port", str(port)), unique("down"), port,
-                    OTEL_EXPORTER_OTLP_ENDPOINT=dead, OTELPERF_SHUTDOWN_TIMEOUT="2").wait_ready()
+    app = start_app(
+        uvicorn("probe_app:app", "--port", str(port)),
+        unique("down"),
+        port,
+        OTEL_EXPORTER_OTLP_ENDPOINT=dead,
+        OTELPERF_SHUTDOWN_TIMEOUT="2",
+    ).wait_ready()
     baseline_port = free_port()
-    baseline = start_app(uvicorn("probe_app:app", "--port", str(baseline_port)), unique("none"), baseline_port,
-                         OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none").wait_ready()
+    baseline = start_app(
+        uvicorn("probe_app:app", "--port", str(baseline_port)),
+        unique("none"),
+        baseline_port,
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+    ).wait_ready()
     down, up = [], []
     for _ in range(5):  # interleaved rounds, so machine noise hits both alike
         down += _latencies(app, 60)
         up += _latencies(baseline, 60)
     elapsed = app.terminate()
     baseline.terminate()
-    print(f"\ncollector down: median {statistics.median(down) * 1000:.2f} ms vs no export "
-          f"{statistics.median(up) * 1000:.2f} ms over {len(down)} requests each; exit took {elapsed:.2f} s")
+    print(
+        f"\ncollector down: median {statistics.median(down) * 1000:.2f} ms vs no export "
+        f"{statistics.median(up) * 1000:.2f} ms over {len(down)} requests each; exit took {elapsed:.2f} s"
+    )
     assert statistics.median(down) <= statistics.median(up) * 1.5 + 0.002
     assert elapsed < 2 + 3, "shutdown is bounded by OTELPERF_SHUTDOWN_TIMEOUT"
     lines = app.otelperf_lines()
@@ -252,9 +325,14 @@ def test_collector_down_never_hurts_the_app(start_app: StartApp) -> None:
 def test_bad_settings_are_reported_and_the_app_runs(start_app: StartApp, collector: Collector) -> None:
     service = unique("bad-settings")
     port = free_port()
-    app = start_app(uvicorn("probe_app:app", "--port", str(port)), service, port,
-                    OTELPERF_PROFILING_SAMPLE_RATE="fast", OTEL_TRACES_SAMPLER="sometimes",
-                    OTELPERF_SHUTDOWN_TIMEOUT="-1").wait_ready()
+    app = start_app(
+        uvicorn("probe_app:app", "--port", str(port)),
+        service,
+        port,
+        OTELPERF_PROFILING_SAMPLE_RATE="fast",
+        OTEL_TRACES_SAMPLER="sometimes",
+        OTELPERF_SHUTDOWN_TIMEOUT="-1",
+    ).wait_ready()
     assert app.get("/users/1").status_code == 200
     app.terminate()
     lines = app.otelperf_lines()

@@ -29,7 +29,7 @@ from collections.abc import Collection
 from typing import Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from otelperf.instrumentation.sqlalchemy._listeners import QueryListener
 from otelperf.instrumentation.sqlalchemy.package import _instruments

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
@@ -37,17 +38,13 @@ def _engine_attributes(engine: Any) -> dict[str, Any]:
     attributes: dict[str, Any] = {semconv.DB_SYSTEM_NAME: _SYSTEMS.get(dialect, dialect)}
     if url.database:
         # A SQLite database is a file path: keep the file name only.
-        attributes[semconv.DB_NAMESPACE] = (
-            os.path.basename(url.database) if dialect == "sqlite" else url.database
-        )
+        attributes[semconv.DB_NAMESPACE] = os.path.basename(url.database) if dialect == "sqlite" else url.database
     if url.host:
         attributes[semconv.SERVER_ADDRESS] = url.host
     if url.port:
         attributes[semconv.SERVER_PORT] = int(url.port)
-    try:
+    with contextlib.suppress(AttributeError):
         engine._otelperf_attributes = attributes
-    except AttributeError:
-        pass
     return attributes
 
 
@@ -68,7 +65,7 @@ class QueryListener:
         yield "after_cursor_execute", self.after_cursor_execute
         yield "handle_error", self.handle_error
 
-    def before_cursor_execute(
+    def before_cursor_execute(  # noqa: PLR0917 - SQLAlchemy's event signature
         self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> None:
         if context is None:
@@ -88,7 +85,7 @@ class QueryListener:
         except Exception:  # noqa: BLE001 - never reach the application
             logger.debug("sqlalchemy before_cursor_execute failed", exc_info=True)
 
-    def after_cursor_execute(
+    def after_cursor_execute(  # noqa: PLR0917 - SQLAlchemy's event signature
         self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> None:
         self._finish(context, None)
@@ -109,10 +106,13 @@ class QueryListener:
                 error_type = type(error).__qualname__
                 attributes[semconv.ERROR_TYPE] = error_type
                 span.set_attribute(semconv.ERROR_TYPE, error_type)
-                span.record_exception(error, attributes={
-                    "exception.message": scrub_message(str(error)),
-                    "exception.stacktrace": scrub_message("".join(traceback.format_exception(error))),
-                })
+                span.record_exception(
+                    error,
+                    attributes={
+                        "exception.message": scrub_message(str(error)),
+                        "exception.stacktrace": scrub_message("".join(traceback.format_exception(error))),
+                    },
+                )
                 span.set_status(Status(StatusCode.ERROR, scrub_message(f"{error_type}: {error}")[:512]))
             self._duration.record(duration, attributes, context=trace.set_span_in_context(span))
             span.end()

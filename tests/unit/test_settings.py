@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from otelperf.settings import SETTINGS, Settings, load_settings, settings_table
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_defaults_without_environment() -> None:
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.problems == ()
+    assert settings.endpoint_for("traces") == "http://localhost:4317"
+    assert settings.active
+
+
+def test_http_protocol_uses_its_own_port_and_signal_paths() -> None:
+    settings = load_settings({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"})
+    assert settings.endpoint_for("traces") == "http://localhost:4318/v1/traces"
+    assert settings.endpoint_for("metrics") == "http://localhost:4318/v1/metrics"
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "reason", "fallback"),
+    [
+        ("OTELPERF_PROFILING_SAMPLE_RATE", "fast", "is not a whole number of samples per second", 100),
+        ("OTELPERF_SHUTDOWN_TIMEOUT", "-1", "is out of range", 3.0),
+        ("OTEL_TRACES_SAMPLER", "sometimes", "is not one of", "parentbased_always_on"),
+        ("OTEL_TRACES_SAMPLER_ARG", "1.5", "is out of range", 1.0),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317", "is not an http(s) URL", None),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "soon", "is not a whole number of milliseconds", 15_000),
+        ("OTELPERF_ENABLED", "maybe", "is not a boolean", True),
+    ],
+)
+def test_bad_values_fall_back_and_are_reported(env: str, value: str, reason: str, fallback: object) -> None:
+    settings = load_settings({env: value})
+    (problem,) = settings.problems
+    assert problem.env == env and problem.value == value and problem.fallback == fallback
+    assert reason in problem.reason
+    spec = next(spec for spec in SETTINGS if spec.env == env)
+    assert getattr(settings, spec.attr) == fallback
+    assert str(problem) == f"{env}={value!r} {problem.reason}; using {fallback!r} instead"
+
+
+def test_secrets_are_masked_in_dumps_and_problems() -> None:
+    settings = load_settings(
+        {
+            "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer s3cr3t,x-tenant=acme",
+            "DATABASE_URL": "postgresql://app:hunter2@db:5432/shop",
+        }
+    )
+    dumped = str(settings.redacted())
+    assert "s3cr3t" not in dumped and "hunter2" not in dumped
+    assert "authorization=***" in dumped and "app:***@db" in dumped
+
+
+def test_service_name_from_resource_attributes_and_disable_switches() -> None:
+    assert load_settings({"OTEL_RESOURCE_ATTRIBUTES": "a=b,service.name=shop"}).service_name == "shop"
+    assert load_settings({"OTEL_SERVICE_NAME": "x", "OTEL_RESOURCE_ATTRIBUTES": "service.name=y"}).service_name == "x"
+    assert not load_settings({"OTEL_SDK_DISABLED": "true"}).active
+    assert not load_settings({"OTELPERF_ENABLED": "false"}).active
+
+
+def test_profiling_is_on_by_default_only_with_an_address() -> None:
+    assert not load_settings({}).profiling_active
+    assert load_settings({"PYROSCOPE_SERVER_ADDRESS": "http://localhost:4040"}).profiling_active
+    assert not load_settings(
+        {"OTELPERF_PYROSCOPE_ENDPOINT": "http://p:4040", "OTELPERF_PROFILING_ENABLED": "false"}
+    ).profiling_active
+
+
+def test_readme_configuration_table_is_generated_from_the_settings() -> None:
+    readme = README.read_text()
+    match = re.search(r"<!-- settings:begin -->\n(.*?)\n<!-- settings:end -->", readme, re.DOTALL)
+    assert match, "README lacks the generated settings table markers"
+    assert match.group(1).strip() == settings_table(), "README settings table is stale: otelperf settings --markdown"

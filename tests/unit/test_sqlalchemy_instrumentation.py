@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
+
+from otelperf.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+
+@pytest.fixture
+def signals() -> Iterator[tuple[InMemorySpanExporter, InMemoryMetricReader]]:
+    exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    meter_provider = MeterProvider(metric_readers=[reader])
+    yield exporter, reader
+    SQLAlchemyInstrumentor().uninstrument()
+    meter_provider.shutdown()
+
+
+def durations(reader: InMemoryMetricReader) -> list[Any]:
+    data = reader.get_metrics_data()
+    return [
+        point
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "db.client.operation.duration"
+        for point in m.data.data_points
+    ]
+
+
+Signals = tuple[InMemorySpanExporter, InMemoryMetricReader]
+
+
+def test_every_engine_before_and_after_instrumentation(signals: Signals) -> None:
+    exporter, _ = signals
+    before = create_engine("sqlite://")
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    meter_provider = MeterProvider(metric_readers=[reader2 := InMemoryMetricReader()])
+    SQLAlchemyInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    after = create_engine("sqlite://")
+    for engine in (before, after):
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)"))
+            connection.execute(text("INSERT INTO users VALUES (1, 'secret@example.com')"))
+            connection.execute(text("SELECT email FROM users WHERE id = :id"), {"id": 1})
+    spans = exporter.get_finished_spans()
+    selects = [s for s in spans if s.name == "SELECT users"]
+    assert len(selects) == 2
+    span = selects[0]
+    assert span.kind is SpanKind.CLIENT
+    assert span.attributes["db.system.name"] == "sqlite"
+    assert span.attributes["db.query.text"] == "SELECT email FROM users WHERE id = ?"
+    assert span.attributes["db.operation.name"] == "SELECT"
+    assert span.attributes["db.collection.name"] == "users"
+    inserts = [s for s in spans if s.name == "INSERT users"]
+    assert inserts and all("secret" not in s.attributes["db.query.text"] for s in inserts)
+    points = durations(reader2)
+    by_operation = {p.attributes["db.operation.name"]: p.count for p in points}
+    assert by_operation == {"CREATE": 2, "INSERT": 2, "SELECT": 2}
+    meter_provider.shutdown()
+
+
+def test_errors_are_recorded_without_values(signals: tuple[InMemorySpanExporter, InMemoryMetricReader]) -> None:
+    exporter, _ = signals
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    meter_provider = MeterProvider(metric_readers=[reader := InMemoryMetricReader()])
+    SQLAlchemyInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    engine = create_engine("sqlite://")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE u (id INTEGER PRIMARY KEY)"))
+        connection.execute(text("INSERT INTO u VALUES (7)"))
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(text("INSERT INTO u VALUES (:id)"), {"id": 7})
+    failed = [s for s in exporter.get_finished_spans() if s.attributes.get("error.type")]
+    (span,) = failed
+    assert span.attributes["error.type"] == "IntegrityError"
+    event = span.events[0]
+    assert event.attributes["exception.message"] == "UNIQUE constraint failed: u.id"
+    assert "(7,)" not in event.attributes["exception.stacktrace"]
+    assert any(p.attributes.get("error.type") == "IntegrityError" for p in durations(reader))
+    meter_provider.shutdown()
+
+
+def test_async_engine_is_covered(signals: tuple[InMemorySpanExporter, InMemoryMetricReader]) -> None:
+    pytest.importorskip("aiosqlite")
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    exporter, _ = signals
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    SQLAlchemyInstrumentor().instrument(tracer_provider=tracer_provider)
+
+    async def run() -> None:
+        engine = create_async_engine("sqlite+aiosqlite://")
+        async with engine.begin() as connection:
+            await connection.execute(text("SELECT 42"))
+        await engine.dispose()
+
+    asyncio.run(run())
+    assert [s.attributes["db.query.text"] for s in exporter.get_finished_spans()] == ["SELECT ?"]
+
+
+def test_uninstrument_removes_the_listeners(signals: tuple[InMemorySpanExporter, InMemoryMetricReader]) -> None:
+    exporter, _ = signals
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    SQLAlchemyInstrumentor().instrument(tracer_provider=tracer_provider)
+    SQLAlchemyInstrumentor().uninstrument()
+    with create_engine("sqlite://").connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert exporter.get_finished_spans() == ()
