@@ -29,12 +29,13 @@ step "python environment"
 python="${PYTHON:-python3}"
 key="$("$python" -c 'import sys; print("py%d%d" % sys.version_info[:2])')-$(sha256sum pyproject.toml | cut -c1-12)"
 venv="$cache/venv-$key"
-if [[ ! -x "$venv/bin/python" ]]; then
-  rm -rf "$venv.tmp"
-  "$python" -m venv "$venv.tmp"
-  "$venv.tmp/bin/pip" install -q --upgrade pip
-  "$venv.tmp/bin/pip" install -q -e ".[test]"
-  mv "$venv.tmp" "$venv"
+if [[ ! -f "$venv/.complete" ]]; then
+  # Built in place (a virtualenv cannot be moved); the marker says the install finished.
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q -e ".[test]"
+  touch "$venv/.complete"
 fi
 # The checkout may live elsewhere than last time: point the editable install here (no downloads).
 "$venv/bin/pip" install -q --no-deps --no-build-isolation -e . 2>/dev/null \
