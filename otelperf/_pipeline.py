@@ -12,8 +12,17 @@ import time
 from dataclasses import dataclass, field
 
 from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    MeterProvider,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
+)
 from opentelemetry.sdk.metrics.export import (
+    CardinalityLimits,
     ConsoleMetricExporter,
     InMemoryMetricReader,
     MetricExporter,
@@ -39,8 +48,12 @@ from otelperf._export import (
 )
 from otelperf._log import logger
 from otelperf._resource import build_resource
-from otelperf.processors import SanitizingSpanProcessor
+from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
 from otelperf.settings import Settings
+
+# Instrument kinds whose series the limit applies to (the SDK does not export its synchronous Gauge
+# class publicly, and no otelperf or configured instrumentation creates one).
+_INSTRUMENT_KINDS = (Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter, ObservableGauge)
 
 
 def build_sampler(settings: Settings) -> Sampler:
@@ -105,6 +118,9 @@ class Pipeline:
         settings = self.settings
         provider = TracerProvider(resource=self.resource, sampler=build_sampler(settings), shutdown_on_exit=False)
         provider.add_span_processor(SanitizingSpanProcessor())
+        provider.add_span_processor(
+            NPlusOneSpanProcessor(settings.n_plus_one_min_count, settings.n_plus_one_min_duration_s)
+        )
         if settings.traces_exporter == "otlp":
             health = ExportHealth("traces", settings.endpoint_for("traces"))
             silence_exporter_logs(health)
@@ -119,16 +135,24 @@ class Pipeline:
         settings = self.settings
         readers: list[MetricReader] = []
         interval = settings.metric_export_interval_ms
+        # The SDK's per-stream series limit, for every instrument (contrib's too).
+        limits: CardinalityLimits = {kind: settings.metric_series_limit for kind in _INSTRUMENT_KINDS}
         if settings.metrics_exporter == "otlp":
             health = ExportHealth("metrics", settings.endpoint_for("metrics"))
             silence_exporter_logs(health)
             self.healths.append(health)
             exporter = ResilientMetricExporter(_otlp_metric_exporter(settings), health)
-            readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval))
+            readers.append(
+                PeriodicExportingMetricReader(exporter, export_interval_millis=interval, cardinality_limits=limits)
+            )
         elif settings.metrics_exporter == "console":
-            readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter(), export_interval_millis=interval))
+            readers.append(
+                PeriodicExportingMetricReader(
+                    ConsoleMetricExporter(), export_interval_millis=interval, cardinality_limits=limits
+                )
+            )
         if settings.local_metrics:
-            self.local_reader = InMemoryMetricReader()
+            self.local_reader = InMemoryMetricReader(cardinality_limits=limits)
             readers.append(self.local_reader)
         return MeterProvider(resource=self.resource, metric_readers=readers, shutdown_on_exit=False)
 

@@ -13,6 +13,7 @@ from typing import Any
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
 from otelperf import _lifecycle, _startup
+from otelperf._instruments import set_series_limit
 from otelperf._log import logger, setup_logging
 from otelperf._roles import detect_role
 from otelperf.settings import Settings, load_settings
@@ -31,6 +32,7 @@ def configure(settings: Settings | None = None) -> None:
             variable = "OTELPERF_ENABLED=false" if not settings.enabled else "OTEL_SDK_DISABLED=true"
             logger.info("disabled by %s; no telemetry from this process", variable)
             return
+        set_series_limit(settings.metric_series_limit)
         decision = detect_role()
         _startup.STATE.settings = settings
         _startup.STATE.role = decision

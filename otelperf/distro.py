@@ -55,7 +55,7 @@ class OtelperfDistro(BaseDistro):  # type: ignore[misc]
         if replacement and replacement not in _disabled_instrumentations():
             _startup.STATE.record(name, f"replaced by {replacement}")
             return
-        options = {**INSTRUMENTOR_OPTIONS.get(name, {}), **kwargs}
+        options = {**INSTRUMENTOR_OPTIONS.get(name, {}), **_settings_options(name), **kwargs}
         try:
             instrumentor = entry_point.load()
             instrumentor().instrument(**options)
@@ -68,6 +68,18 @@ class OtelperfDistro(BaseDistro):  # type: ignore[misc]
             logger.warning("instrumentation %s failed and is off: %s: %s", name, type(exc).__name__, exc)
             return
         _startup.STATE.record(name, "on")
+
+
+def _settings_options(name: str) -> dict[str, Any]:
+    """Options of otelperf's own instrumentors that come from settings."""
+    settings = _startup.STATE.settings
+    if settings is None:
+        return {}
+    if name == "otelperf_sqlalchemy":
+        return {"slow_query_threshold_s": settings.db_slow_query_threshold_s}
+    if name == "otelperf_runtime":
+        return {"event_loop_lag_interval_s": settings.event_loop_lag_interval_s}
+    return {}
 
 
 def _disabled_instrumentations() -> set[str]:

@@ -110,6 +110,16 @@ def _parse_url(raw: str) -> str:
     return value.rstrip("/")
 
 
+def _parse_count(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidSetting("is not a whole number") from None
+    if not 1 <= value <= 1_000_000:
+        raise InvalidSetting("is out of range (expected 1 to 1000000)")
+    return value
+
+
 def _parse_text(raw: str) -> str:
     value = raw.strip()
     if not value:
@@ -254,6 +264,42 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Level of otelperf's own log lines (stderr, prefix `otelperf:`).",
     ),
     SettingSpec(
+        "OTELPERF_METRIC_SERIES_LIMIT",
+        "metric_series_limit",
+        2000,
+        _parse_count,
+        "Series per metric before new attribute sets go to one `otel.metric.overflow=true` series "
+        "(counted in `otelperf.metric.overflow`).",
+    ),
+    SettingSpec(
+        "OTELPERF_DB_SLOW_QUERY_THRESHOLD",
+        "db_slow_query_threshold_s",
+        0.5,
+        _parse_seconds,
+        "Seconds from which a statement gets an `otelperf.db.slow_query` span event.",
+    ),
+    SettingSpec(
+        "OTELPERF_N_PLUS_ONE_MIN_COUNT",
+        "n_plus_one_min_count",
+        5,
+        _parse_count,
+        "Sibling executions of one statement fingerprint, under one request, that make an N+1.",
+    ),
+    SettingSpec(
+        "OTELPERF_N_PLUS_ONE_MIN_DURATION",
+        "n_plus_one_min_duration_s",
+        0.05,
+        _parse_seconds,
+        "Total seconds those executions must take to be reported as an N+1.",
+    ),
+    SettingSpec(
+        "OTELPERF_EVENT_LOOP_LAG_INTERVAL",
+        "event_loop_lag_interval_s",
+        0.5,
+        _parse_seconds,
+        "Seconds between event-loop lag probes (one `call_soon_threadsafe` each).",
+    ),
+    SettingSpec(
         "OTELPERF_LOCAL_METRICS",
         "local_metrics",
         False,
@@ -320,6 +366,11 @@ class Settings:
     export_timeout_s: float = 10.0
     shutdown_timeout_s: float = 3.0
     log_level: str = "info"
+    metric_series_limit: int = 2000
+    db_slow_query_threshold_s: float = 0.5
+    n_plus_one_min_count: int = 5
+    n_plus_one_min_duration_s: float = 0.05
+    event_loop_lag_interval_s: float = 0.5
     local_metrics: bool = False
     profiling_enabled: bool | None = None
     pyroscope_endpoint: str | None = None

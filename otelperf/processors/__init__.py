@@ -1,5 +1,6 @@
 """Span processors otelperf puts in front of the export pipeline, one concern each."""
 
+from otelperf.processors.n_plus_one import NPlusOneSpanProcessor
 from otelperf.processors.sanitizing import SanitizingSpanProcessor
 
-__all__ = ["SanitizingSpanProcessor"]
+__all__ = ["NPlusOneSpanProcessor", "SanitizingSpanProcessor"]

@@ -78,3 +78,11 @@ def test_readme_configuration_table_is_generated_from_the_settings() -> None:
     match = re.search(r"<!-- settings:begin -->\n(.*?)\n<!-- settings:end -->", readme, re.DOTALL)
     assert match, "README lacks the generated settings table markers"
     assert match.group(1).strip() == settings_table(), "README settings table is stale: otelperf settings --markdown"
+
+
+def test_every_settings_field_has_a_declared_variable() -> None:
+    import dataclasses
+
+    declared = {spec.attr for spec in SETTINGS}
+    fields = {field.name for field in dataclasses.fields(Settings)} - {"problems"}
+    assert fields == declared

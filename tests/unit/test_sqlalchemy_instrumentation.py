@@ -28,6 +28,13 @@ def signals() -> Iterator[tuple[InMemorySpanExporter, InMemoryMetricReader]]:
     meter_provider.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _uninstrument_after_each_test() -> Iterator[None]:
+    yield
+    if SQLAlchemyInstrumentor().is_instrumented_by_opentelemetry:
+        SQLAlchemyInstrumentor().uninstrument()
+
+
 def durations(reader: InMemoryMetricReader) -> list[Any]:
     data = reader.get_metrics_data()
     return [
@@ -123,3 +130,46 @@ def test_uninstrument_removes_the_listeners(signals: tuple[InMemorySpanExporter,
     with create_engine("sqlite://").connect() as connection:
         connection.execute(text("SELECT 1"))
     assert exporter.get_finished_spans() == ()
+
+
+def test_pool_usage_wait_and_timeouts(tmp_path: Any) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader as Reader
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from tests.unit.conftest import read_points
+
+    reader = Reader()
+    meter_provider = SdkMeterProvider(metric_readers=[reader])
+    SQLAlchemyInstrumentor().instrument(meter_provider=meter_provider, slow_query_threshold_s=1e-9)
+    engine = create_engine(f"sqlite:///{tmp_path}/pool.db", pool_size=1, max_overflow=0, pool_timeout=0.2)
+    held = engine.connect()
+    held.execute(text("SELECT 1"))
+    with pytest.raises(PoolTimeout):
+        engine.connect()
+    counts = {
+        p.attributes["db.client.connection.state"]: p.count for p in read_points(reader, "db.client.connection.count")
+    }
+    assert counts == {"used": 1, "idle": 0}
+    (maximum,) = read_points(reader, "db.client.connection.max")
+    assert maximum.count == 1
+    assert maximum.attributes == {"db.client.connection.pool.name": "sqlite:///pool.db"}
+    (timeouts,) = read_points(reader, "db.client.connection.timeouts")
+    assert timeouts.count == 1
+    (wait,) = read_points(reader, "db.client.connection.wait_time")
+    assert wait.count == 2 and wait.point.max >= 0.2
+    held.close()
+    meter_provider.shutdown()
+
+
+def test_slow_statements_get_an_event(signals: tuple[InMemorySpanExporter, InMemoryMetricReader]) -> None:
+    exporter, _ = signals
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    SQLAlchemyInstrumentor().instrument(tracer_provider=tracer_provider, slow_query_threshold_s=1e-9)
+    with create_engine("sqlite://").connect() as connection:
+        connection.execute(text("SELECT 1"))
+    (span,) = exporter.get_finished_spans()
+    (event,) = span.events
+    assert event.name == "otelperf.db.slow_query"
+    assert event.attributes["otelperf.db.slow_query.threshold"] == 1e-9

@@ -11,7 +11,11 @@ instrumentation, and it records:
   ``db.namespace``, ``db.query.text`` (literal-free), ``db.operation.name``,
   ``db.collection.name``, ``server.address``/``server.port``, and ``error.type`` on failure;
 - ``db.client.operation.duration`` (s) for every statement, sampled or not, recorded in the
-  span's context so exemplars link to the trace.
+  span's context so exemplars link to the trace;
+- an ``otelperf.db.slow_query`` span event on statements slower than ``slow_query_threshold_s``
+  (``OTELPERF_DB_SLOW_QUERY_THRESHOLD``, default 0.5 s);
+- pool metrics (``_pool``): ``db.client.connection.count`` (idle/used), ``.max``, ``.wait_time``,
+  ``.timeouts``.
 
 Usage::
 
@@ -30,8 +34,11 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
 
 from otelperf.instrumentation.sqlalchemy._listeners import QueryListener
+from otelperf.instrumentation.sqlalchemy._pool import PoolMetrics
 from otelperf.instrumentation.sqlalchemy.package import _instruments
 from otelperf.version import __version__
 
@@ -42,6 +49,7 @@ class SQLAlchemyInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instruments every SQLAlchemy ``Engine`` through class-level events."""
 
     _listener: QueryListener | None = None
+    _pool_metrics: PoolMetrics | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -52,10 +60,13 @@ class SQLAlchemyInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         tracer = trace.get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
         meter = metrics.get_meter(__name__, __version__, meter_provider=kwargs.get("meter_provider"))
-        listener = QueryListener(tracer, meter)
+        listener = QueryListener(tracer, meter, slow_query_threshold_s=kwargs.get("slow_query_threshold_s", 0.5))
         for name, function in listener.events():
             event.listen(Engine, name, function)
         type(self)._listener = listener
+        pool_metrics = PoolMetrics(meter)
+        wrap_function_wrapper("sqlalchemy.engine.base", "Engine.raw_connection", pool_metrics.raw_connection)
+        type(self)._pool_metrics = pool_metrics
 
     def _uninstrument(self, **kwargs: Any) -> None:
         from sqlalchemy import event
@@ -64,6 +75,8 @@ class SQLAlchemyInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         listener = type(self)._listener
         if listener is None:
             return
+        unwrap(Engine, "raw_connection")
+        type(self)._pool_metrics = None
         for name, function in listener.events():
             if event.contains(Engine, name, function):
                 event.remove(Engine, name, function)

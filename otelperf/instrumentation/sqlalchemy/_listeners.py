@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 import traceback
@@ -14,10 +13,13 @@ from opentelemetry.metrics import Meter
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from otelperf import semconv
+from otelperf._instruments import BoundedHistogram, SelfCost
 from otelperf._log import logger
+from otelperf._memo import cached_on
 from otelperf.sqltext import sanitize_sql, scrub_message, summarize_sql
 
 _STATE = "_otelperf_query"
+_MAX_MEMO = 4096
 _SYSTEMS = {
     "postgresql": "postgresql",
     "sqlite": "sqlite",
@@ -28,11 +30,7 @@ _SYSTEMS = {
 }
 
 
-def _engine_attributes(engine: Any) -> dict[str, Any]:
-    """Per-engine attributes, computed once and kept on the engine."""
-    cached: dict[str, Any] | None = getattr(engine, "_otelperf_attributes", None)
-    if cached is not None:
-        return cached
+def _describe_engine(engine: Any) -> dict[str, Any]:
     url = engine.url
     dialect = engine.dialect.name
     attributes: dict[str, Any] = {semconv.DB_SYSTEM_NAME: _SYSTEMS.get(dialect, dialect)}
@@ -43,22 +41,42 @@ def _engine_attributes(engine: Any) -> dict[str, Any]:
         attributes[semconv.SERVER_ADDRESS] = url.host
     if url.port:
         attributes[semconv.SERVER_PORT] = int(url.port)
-    with contextlib.suppress(AttributeError):
-        engine._otelperf_attributes = attributes
+    return attributes
+
+
+def _engine_attributes(engine: Any) -> dict[str, Any]:
+    """Per-engine attributes, computed once and kept on the engine."""
+    return cached_on(engine, "_otelperf_attributes", lambda: _describe_engine(engine))
+
+
+def _metric_attributes(engine: Any, operation: str, table: str | None) -> dict[str, Any]:
+    """The measurement's attributes, memoised on the engine (they repeat with every query)."""
+    memo: dict[tuple[str, str | None], dict[str, Any]] = cached_on(engine, "_otelperf_memo", dict)
+    attributes = memo.get((operation, table))
+    if attributes is None:
+        attributes = dict(_engine_attributes(engine))
+        attributes[semconv.DB_OPERATION_NAME] = operation
+        if table:
+            attributes[semconv.DB_COLLECTION_NAME] = table
+        if len(memo) < _MAX_MEMO:
+            memo[(operation, table)] = attributes
     return attributes
 
 
 class QueryListener:
     """Starts a span before each cursor execution and ends it, with a measurement, after."""
 
-    def __init__(self, tracer: Tracer, meter: Meter) -> None:
+    def __init__(self, tracer: Tracer, meter: Meter, slow_query_threshold_s: float = 0.5) -> None:
         self._tracer = tracer
-        self._duration = meter.create_histogram(
+        self._slow_s = slow_query_threshold_s
+        self._duration = BoundedHistogram(
+            meter,
             semconv.DB_CLIENT_OPERATION_DURATION,
             unit="s",
             description="Duration of database client operations.",
-            explicit_bucket_boundaries_advisory=list(semconv.DB_DURATION_BUCKETS_S),
+            buckets=semconv.DB_DURATION_BUCKETS_S,
         )
+        self._cost = SelfCost("sqlalchemy")
 
     def events(self) -> Iterator[tuple[str, Callable[..., None]]]:
         yield "before_cursor_execute", self.before_cursor_execute
@@ -71,16 +89,16 @@ class QueryListener:
         if context is None:
             return
         try:
+            timed = self._cost.sampled()
+            begin = time.perf_counter()
             operation, table = summarize_sql(statement)
-            base = _engine_attributes(conn.engine)
-            metric_attributes = dict(base)
-            metric_attributes[semconv.DB_OPERATION_NAME] = operation
-            if table:
-                metric_attributes[semconv.DB_COLLECTION_NAME] = table
+            metric_attributes = _metric_attributes(conn.engine, operation, table)
             span_attributes = dict(metric_attributes)
             span_attributes[semconv.DB_QUERY_TEXT] = sanitize_sql(statement)
             name = f"{operation} {table}" if table else operation
             span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attributes)
+            if timed:
+                self._cost.record(begin)
             setattr(context, _STATE, (span, time.perf_counter(), metric_attributes))
         except Exception:  # noqa: BLE001 - never reach the application
             logger.debug("sqlalchemy before_cursor_execute failed", exc_info=True)
@@ -114,6 +132,14 @@ class QueryListener:
                     },
                 )
                 span.set_status(Status(StatusCode.ERROR, scrub_message(f"{error_type}: {error}")[:512]))
+            if duration >= self._slow_s:
+                span.add_event(
+                    semconv.DB_SLOW_QUERY_EVENT,
+                    {
+                        "otelperf.db.query.duration": duration,
+                        "otelperf.db.slow_query.threshold": self._slow_s,
+                    },
+                )
             self._duration.record(duration, attributes, context=trace.set_span_in_context(span))
             span.end()
         except Exception:  # noqa: BLE001

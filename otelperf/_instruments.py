@@ -1,0 +1,150 @@
+"""otelperf's own instruments: bounded series, counted overflow, and a meter of otelperf's cost.
+
+The SDK (1.45) caps each metric stream at a number of attribute sets and sends the rest to one
+``otel.metric.overflow=true`` series; otelperf sets that cap for every instrument from
+``OTELPERF_METRIC_SERIES_LIMIT``. What the SDK does not do is say how much overflowed: the
+``Bounded*`` wrappers keep the same count of attribute sets per instrument and add every
+measurement that lands in the overflow series to ``otelperf.metric.overflow``
+(``otelperf.metric.name`` = the instrument). The guard costs one ``frozenset`` per measurement.
+
+``SelfCost`` measures the time otelperf spends per span or measurement in its own code, one call
+in 32, into ``otelperf.self.duration`` (``otelperf.component``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry import metrics
+from opentelemetry.context import Context
+from opentelemetry.metrics import Counter, Histogram, Meter, UpDownCounter
+
+from otelperf import semconv
+from otelperf.version import __version__
+
+_limit = {"series": 2000}
+_lock = threading.Lock()
+_shared: dict[str, Any] = {}
+
+
+def set_series_limit(limit: int) -> None:
+    """Called once by the configurator; guards created afterwards use it."""
+    _limit["series"] = limit
+
+
+def series_limit() -> int:
+    return _limit["series"]
+
+
+def _own_meter() -> Meter:
+    return metrics.get_meter("otelperf", __version__)
+
+
+def _overflow_counter(meter: Meter) -> Counter:
+    """One ``otelperf.metric.overflow`` counter per meter (kept with the meter it belongs to)."""
+    key = f"overflow-{id(meter)}"
+    entry = _shared.get(key)
+    if entry is None:
+        with _lock:
+            entry = _shared.get(key)
+            if entry is None:
+                counter = meter.create_counter(
+                    semconv.METRIC_OVERFLOW,
+                    unit="{measurement}",
+                    description="Measurements sent to the otel.metric.overflow series because a metric "
+                    "reached its series limit.",
+                )
+                entry = _shared[key] = (meter, counter)
+    return entry[1]
+
+
+class SeriesGuard:
+    """Tracks the attribute sets of one instrument up to the limit; counts the overflow."""
+
+    __slots__ = ("_attributes", "_limit", "_lock", "_meter", "_seen")
+
+    def __init__(self, name: str, meter: Meter) -> None:
+        self._meter = meter
+        self._seen: set[frozenset[tuple[str, Any]]] = set()
+        self._limit = series_limit()
+        self._attributes = {semconv.METRIC_NAME: name}
+        self._lock = threading.Lock()
+
+    def admit(self, attributes: Mapping[str, Any] | None) -> None:
+        key = frozenset(attributes.items()) if attributes else frozenset()
+        if key in self._seen:
+            return
+        with self._lock:
+            if key in self._seen:
+                return
+            if len(self._seen) < self._limit:
+                self._seen.add(key)
+                return
+        _overflow_counter(self._meter).add(1, self._attributes)
+
+
+class BoundedHistogram:
+    __slots__ = ("_guard", "_histogram")
+
+    def __init__(self, meter: Meter, name: str, unit: str, description: str, buckets: Sequence[float]) -> None:
+        self._histogram: Histogram = meter.create_histogram(
+            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets)
+        )
+        self._guard = SeriesGuard(name, meter)
+
+    def record(self, value: float, attributes: Mapping[str, Any], context: Context | None = None) -> None:
+        self._guard.admit(attributes)
+        self._histogram.record(value, attributes, context=context)
+
+
+class BoundedCounter:
+    __slots__ = ("_counter", "_guard")
+
+    def __init__(self, meter: Meter, name: str, unit: str, description: str) -> None:
+        self._counter: Counter = meter.create_counter(name, unit=unit, description=description)
+        self._guard = SeriesGuard(name, meter)
+
+    def add(self, value: int, attributes: Mapping[str, Any]) -> None:
+        self._guard.admit(attributes)
+        self._counter.add(value, attributes)
+
+
+class BoundedUpDownCounter:
+    __slots__ = ("_counter", "_guard")
+
+    def __init__(self, meter: Meter, name: str, unit: str, description: str) -> None:
+        self._counter: UpDownCounter = meter.create_up_down_counter(name, unit=unit, description=description)
+        self._guard = SeriesGuard(name, meter)
+
+    def add(self, value: int, attributes: Mapping[str, Any]) -> None:
+        self._guard.admit(attributes)
+        self._counter.add(value, attributes)
+
+
+class SelfCost:
+    """Samples otelperf's own time per call (1 in 32) for one component."""
+
+    __slots__ = ("_attributes", "_calls")
+
+    def __init__(self, component: str) -> None:
+        self._calls = 0
+        self._attributes = {semconv.COMPONENT: component}
+
+    def sampled(self) -> bool:
+        self._calls += 1
+        return not self._calls & 31
+
+    def record(self, started: float) -> None:
+        histogram = _shared.get("self")
+        if histogram is None:
+            histogram = _own_meter().create_histogram(
+                semconv.SELF_DURATION,
+                unit="s",
+                description="Time otelperf spends in its own code per span or measurement (sampled 1 in 32).",
+                explicit_bucket_boundaries_advisory=list(semconv.SELF_DURATION_BUCKETS_S),
+            )
+            _shared["self"] = histogram
+        histogram.record(time.perf_counter() - started, self._attributes)

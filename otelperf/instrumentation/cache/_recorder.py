@@ -1,0 +1,105 @@
+"""Turns cache commands into ``otelperf.cache.operation.duration`` measurements."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry import metrics
+from opentelemetry.metrics import MeterProvider
+
+from otelperf import semconv
+from otelperf._instruments import BoundedHistogram, SelfCost
+from otelperf._log import logger
+from otelperf.instrumentation.cache._results import HIT, MISS, read_outcomes
+from otelperf.version import __version__
+
+_MAX_MEMO = 4096
+
+
+class CacheRecorder:
+    """One per cache system; attribute dicts are memoised (they repeat endlessly)."""
+
+    def __init__(self, system: str, meter_provider: MeterProvider | None = None) -> None:
+        meter = metrics.get_meter("otelperf.instrumentation.cache", __version__, meter_provider=meter_provider)
+        self._system = system
+        self._duration = BoundedHistogram(
+            meter,
+            semconv.CACHE_OPERATION_DURATION,
+            unit="s",
+            description="Duration of cache operations; reads carry hit or miss.",
+            buckets=semconv.FAST_DURATION_BUCKETS_S,
+        )
+        self._memo: dict[tuple[str, str, str | None, str | None], dict[str, str]] = {}
+        self._cost = SelfCost(f"cache.{system}")
+
+    def _attributes(self, name: str, operation: str, result: str | None, error: str | None) -> dict[str, str]:
+        key = (name, operation, result, error)
+        attributes = self._memo.get(key)
+        if attributes is None:
+            attributes = {
+                semconv.CACHE_SYSTEM: self._system,
+                semconv.CACHE_NAME: name,
+                semconv.CACHE_OPERATION: operation,
+            }
+            if result is not None:
+                attributes[semconv.CACHE_RESULT] = result
+            if error is not None:
+                attributes[semconv.ERROR_TYPE] = error
+            if len(self._memo) < _MAX_MEMO:
+                self._memo[key] = attributes
+        return attributes
+
+    def record(  # noqa: PLR0917 - name, operation, duration, then counts: read as one measurement
+        self,
+        name: str,
+        operation: str,
+        duration_s: float,
+        hits: int = 0,
+        misses: int = 0,
+        error: BaseException | None = None,
+    ) -> None:
+        """One operation: ``hits + misses`` measurements for a read, one otherwise."""
+        try:
+            timed = self._cost.sampled()
+            started = time.perf_counter() if timed else 0.0
+            if error is not None:
+                self._duration.record(duration_s, self._attributes(name, operation, None, type(error).__qualname__))
+            elif hits or misses:
+                share = duration_s / (hits + misses)
+                for _ in range(hits):
+                    self._duration.record(share, self._attributes(name, operation, HIT, None))
+                for _ in range(misses):
+                    self._duration.record(share, self._attributes(name, operation, MISS, None))
+            else:
+                self._duration.record(duration_s, self._attributes(name, operation, None, None))
+            if timed:
+                self._cost.record(started)
+        except Exception:  # noqa: BLE001 - never reach the application
+            logger.debug("cache measurement failed", exc_info=True)
+
+    def command(  # noqa: PLR0917 - mirrors the wrapped call: client, command, arguments, reply
+        self,
+        name: str,
+        operation: str,
+        args: Sequence[Any],
+        reply: Any,
+        duration_s: float,
+        error: BaseException | None = None,
+    ) -> None:
+        outcome = read_outcomes(operation, args, reply) if error is None else None
+        hits, misses = outcome if outcome is not None else (0, 0)
+        self.record(name, operation, duration_s, hits, misses, error)
+
+    def pipeline(self, name: str, commands: Sequence[Sequence[Any]], replies: Any, duration_s: float) -> None:
+        """Each queued command counts, with an equal share of the round trip."""
+        if not commands or not isinstance(replies, list) or len(replies) != len(commands):
+            self.record(name, "PIPELINE", duration_s)
+            return
+        share = duration_s / len(commands)
+        for args, reply in zip(commands, replies, strict=True):
+            first = args[0] if args else "?"
+            operation = (first.decode() if isinstance(first, bytes) else str(first)).upper()
+            error = reply if isinstance(reply, Exception) else None
+            self.command(name, operation, args, None if error else reply, share, error)

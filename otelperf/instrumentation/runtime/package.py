@@ -1,0 +1,3 @@
+"""The runtime instrumentor needs only the standard library."""
+
+_instruments: tuple[str, ...] = ()

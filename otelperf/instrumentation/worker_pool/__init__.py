@@ -1,0 +1,161 @@
+"""Worker-pool metrics and trace context for thread pools, process pools and Starlette's threadpool.
+
+Covered, with no change to application code:
+
+- ``concurrent.futures.ThreadPoolExecutor.submit``, and so ``loop.run_in_executor`` (any
+  executor) and ``asyncio.to_thread`` (the loop's default executor, named ``asyncio``);
+- ``anyio.to_thread.run_sync``: the threadpool FastAPI/Starlette run sync ``def`` endpoints and
+  dependencies in (pool ``anyio``; its size is the limiter's ``total_tokens``);
+- ``concurrent.futures.ProcessPoolExecutor.submit``: tasks are pickled to another process, so
+  only the time from submission to result is measured (as the task duration).
+
+Metrics (pool name = the thread-name prefix the application chose, ``ThreadPoolExecutor`` for
+unnamed pools, so names stay bounded): ``otelperf.worker_pool.task.duration`` (``outcome`` =
+ok/error/cancelled), ``.queue.wait``, ``.queue.depth``, ``.workers.active``, ``.workers.max``.
+Thread tasks run in the submitter's OpenTelemetry context, so their spans join its trace.
+
+Usage::
+
+    from otelperf.instrumentation.worker_pool import WorkerPoolInstrumentor
+
+    WorkerPoolInstrumentor().instrument()
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
+
+from otelperf.instrumentation.worker_pool._recorder import PoolRecorder, TaskLife, pool_attributes
+from otelperf.instrumentation.worker_pool.package import _instruments
+
+__all__ = ["WorkerPoolInstrumentor"]
+
+_state: dict[str, Any] = {}
+_ANYIO_POOL = {"otelperf.worker_pool.name": "anyio", "otelperf.worker_pool.kind": "thread"}
+
+
+def _run_in_context(task: TaskLife, context: Any, function: Any) -> Any:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        task.start()
+        token = otel_context.attach(context)
+        outcome = "error"
+        try:
+            result = function(*args, **kwargs)
+            outcome = "ok"
+            return result
+        finally:
+            otel_context.detach(token)
+            task.finish(outcome)
+
+    return run
+
+
+def _thread_submit(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    recorder = _state.get("recorder")
+    if recorder is None or not args:
+        return wrapped(*args, **kwargs)
+    attributes = pool_attributes(instance, "thread")
+    recorder.track(instance, attributes, getattr(instance, "_max_workers", None))
+    task = TaskLife(recorder, attributes)
+    try:
+        future = wrapped(_run_in_context(task, otel_context.get_current(), args[0]), *args[1:], **kwargs)
+    except BaseException:
+        task.dropped("error")
+        raise
+
+    def cancelled(done: concurrent.futures.Future[Any]) -> None:
+        if done.cancelled():
+            task.dropped("cancelled")
+
+    future.add_done_callback(cancelled)
+    return future
+
+
+def _process_submit(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    recorder = _state.get("recorder")
+    future = wrapped(*args, **kwargs)
+    if recorder is not None:
+        attributes = pool_attributes(instance, "process")
+        recorder.track(instance, attributes, getattr(instance, "_max_workers", None))
+        task = TaskLife(recorder, attributes, queued=False)
+        task.start()  # the queue is in another process: the duration counts from submission
+
+        def done(future: concurrent.futures.Future[Any]) -> None:
+            if future.cancelled():
+                task.finish("cancelled")
+            else:
+                task.finish("error" if future.exception() is not None else "ok")
+
+        future.add_done_callback(done)
+    return future
+
+
+async def _anyio_run_sync(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    recorder = _state.get("recorder")
+    if recorder is None or not args:
+        return await wrapped(*args, **kwargs)
+    limiter = kwargs.get("limiter")
+    try:
+        if limiter is None:
+            import anyio.to_thread
+
+            limiter = anyio.to_thread.current_default_thread_limiter()
+        recorder.track(limiter, _ANYIO_POOL, int(limiter.total_tokens))
+    except Exception:  # noqa: BLE001
+        pass
+    task = TaskLife(recorder, _ANYIO_POOL)
+    # anyio copies the contextvars (and so the OpenTelemetry context) into the worker itself.
+    function = args[0]
+
+    def run(*inner_args: Any) -> Any:
+        task.start()
+        outcome = "error"
+        try:
+            result = function(*inner_args)
+            outcome = "ok"
+            return result
+        finally:
+            task.finish(outcome)
+
+    try:
+        return await wrapped(run, *args[1:], **kwargs)
+    finally:
+        if not task.started:
+            task.dropped("cancelled")
+
+
+class WorkerPoolInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Entry point ``otelperf_worker_pool``."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        _state["recorder"] = PoolRecorder(kwargs.get("meter_provider"))
+        wrap_function_wrapper("concurrent.futures.thread", "ThreadPoolExecutor.submit", _thread_submit)
+        wrap_function_wrapper("concurrent.futures.process", "ProcessPoolExecutor.submit", _process_submit)
+        try:
+            import anyio.to_thread  # noqa: F401
+        except ImportError:
+            return
+        wrap_function_wrapper("anyio.to_thread", "run_sync", _anyio_run_sync)
+        _state["anyio"] = True  # anyio was wrapped: unwrap it too
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        import concurrent.futures.process
+        import concurrent.futures.thread
+
+        unwrap(concurrent.futures.thread.ThreadPoolExecutor, "submit")
+        unwrap(concurrent.futures.process.ProcessPoolExecutor, "submit")
+        if _state.pop("anyio", None) is not None:
+            import anyio.to_thread
+
+            unwrap(anyio.to_thread, "run_sync")
+        _state.pop("recorder", None)

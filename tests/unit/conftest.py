@@ -1,0 +1,73 @@
+"""One global SDK meter provider for the unit tests (otelperf's own counters use the global meter),
+and helpers to read what was recorded. Metrics are cumulative: tests use unique names to tell
+their points apart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+_READER = InMemoryMetricReader()
+_PROVIDER = MeterProvider(metric_readers=[_READER])
+metrics.set_meter_provider(_PROVIDER)
+
+
+@dataclass
+class Point:
+    name: str
+    attributes: dict[str, Any]
+    point: Any
+
+    @property
+    def count(self) -> int:
+        return int(self.point.count) if isinstance(self.point, HistogramDataPoint) else int(self.point.value)
+
+
+def read_points(reader: InMemoryMetricReader, name: str) -> list[Point]:
+    data = reader.get_metrics_data()
+    if data is None:
+        return []
+    return [
+        Point(metric.name, dict(point.attributes or {}), point)
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    ]
+
+
+@pytest.fixture
+def global_points() -> Any:
+    """Read points recorded through the global meter provider."""
+    return lambda name: read_points(_READER, name)
+
+
+@dataclass
+class Signals:
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    spans: InMemorySpanExporter
+    reader: InMemoryMetricReader
+
+    def points(self, name: str) -> list[Point]:
+        return read_points(self.reader, name)
+
+
+@pytest.fixture
+def signals() -> Iterator[Signals]:
+    spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    meter_provider = MeterProvider(metric_readers=[reader])
+    yield Signals(tracer_provider, meter_provider, spans, reader)
+    meter_provider.shutdown()

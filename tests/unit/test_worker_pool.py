@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio.to_thread
+import pytest
+from opentelemetry import trace
+
+from otelperf.instrumentation.worker_pool import WorkerPoolInstrumentor
+from tests.unit.conftest import Signals
+
+
+@pytest.fixture
+def instrumented(signals: Signals) -> Iterator[Signals]:
+    WorkerPoolInstrumentor().instrument(meter_provider=signals.meter_provider)
+    yield signals
+    WorkerPoolInstrumentor().uninstrument()
+
+
+def of_pool(signals: Signals, metric: str, pool: str) -> list[object]:
+    return [p for p in signals.points(metric) if p.attributes["otelperf.worker_pool.name"] == pool]
+
+
+def test_saturated_thread_pool_shows_queue_wait_depth_and_outcomes(instrumented: Signals) -> None:
+    gate = threading.Event()
+
+    def work(fail: bool) -> None:
+        gate.wait(2)
+        time.sleep(0.02)
+        if fail:
+            raise ValueError("task failed")
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="crunch") as pool:
+        futures = [pool.submit(work, index == 5) for index in range(6)]
+        time.sleep(0.1)
+        depth = {
+            p.attributes["otelperf.worker_pool.name"]: p.count
+            for p in instrumented.points("otelperf.worker_pool.queue.depth")
+        }
+        active = {
+            p.attributes["otelperf.worker_pool.name"]: p.count
+            for p in instrumented.points("otelperf.worker_pool.workers.active")
+        }
+        assert depth["crunch"] == 4 and active["crunch"] == 2  # saturation is visible while it lasts
+        gate.set()
+        for future in futures:
+            future.exception()
+    outcomes = {
+        p.attributes["otelperf.worker_pool.outcome"]: p.count  # type: ignore[attr-defined]
+        for p in of_pool(instrumented, "otelperf.worker_pool.task.duration", "crunch")
+    }
+    assert outcomes == {"ok": 5, "error": 1}
+    (wait,) = of_pool(instrumented, "otelperf.worker_pool.queue.wait", "crunch")
+    assert wait.count == 6 and wait.point.sum > 0.1  # type: ignore[attr-defined]
+    (maximum,) = of_pool(instrumented, "otelperf.worker_pool.workers.max", "crunch")
+    assert maximum.count == 2  # type: ignore[attr-defined]
+    final_depth = of_pool(instrumented, "otelperf.worker_pool.queue.depth", "crunch")
+    assert [p.count for p in final_depth] == [0]  # type: ignore[attr-defined]
+
+
+def test_cancelled_task_is_counted_and_leaves_the_queue(instrumented: Signals) -> None:
+    gate = threading.Event()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="single") as pool:
+        pool.submit(gate.wait, 2)
+        queued = pool.submit(time.sleep, 0)
+        assert queued.cancel()
+        gate.set()
+    outcomes = {
+        p.attributes["otelperf.worker_pool.outcome"]: p.count  # type: ignore[attr-defined]
+        for p in of_pool(instrumented, "otelperf.worker_pool.task.duration", "single")
+    }
+    assert outcomes == {"ok": 1, "cancelled": 1}
+    assert [p.count for p in of_pool(instrumented, "otelperf.worker_pool.queue.depth", "single")] == [0]  # type: ignore[attr-defined]
+
+
+def test_trace_context_follows_the_task(instrumented: Signals) -> None:
+    tracer = instrumented.tracer_provider.get_tracer("t")
+    seen: list[object] = []
+    with tracer.start_as_current_span("request") as span, ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(lambda: seen.append(trace.get_current_span())).result()
+    assert seen == [span]
+
+
+def test_asyncio_default_executor_and_anyio_threadpool(instrumented: Signals) -> None:
+    anyio_max: list[int] = []
+
+    async def main() -> None:
+        await asyncio.to_thread(time.sleep, 0.001)
+        await asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.001)
+        await anyio.to_thread.run_sync(time.sleep, 0.001)
+        # The anyio limiter lives as long as its event loop: read it while the loop runs.
+        anyio_max.extend(p.count for p in of_pool(instrumented, "otelperf.worker_pool.workers.max", "anyio"))  # type: ignore[attr-defined]
+
+    asyncio.run(main())
+    assert sum(p.count for p in of_pool(instrumented, "otelperf.worker_pool.task.duration", "asyncio")) == 2  # type: ignore[attr-defined]
+    assert sum(p.count for p in of_pool(instrumented, "otelperf.worker_pool.task.duration", "anyio")) == 1  # type: ignore[attr-defined]
+    assert anyio_max == [40]
