@@ -151,6 +151,7 @@ def print_summary(result: LoadResult, server_metrics: list[dict[str, Any]], log:
         )
     console.print(client)
     console.print(server_table(server_metrics))
+    console.print(signals_table(server_metrics))
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("otelperf:")]
     if lines:
         console.print("[bold]otelperf said[/bold] (service log: " + str(log) + ")")
@@ -178,12 +179,12 @@ def _label(attributes: dict[str, Any]) -> str:
 
 def server_table(points: list[dict[str, Any]]) -> Table:
     """Server-side duration metrics: one row per metric and operation."""
-    table = Table(title="What otelperf measured inside the service (duration metrics)")
+    table = Table(title="What otelperf measured inside the service: HTTP and database durations")
     for column in ("metric", "operation", "count", "mean ms"):
         table.add_column(column, justify="right" if column in ("count", "mean ms") else "left")
     rows: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
     for point in points:
-        if "count" not in point or not point["name"].endswith("duration"):
+        if point["name"] not in ("http.server.request.duration", "db.client.operation.duration"):
             continue
         row = rows[(point["name"], _label(point["attributes"]))]
         row[0] += point["count"]
@@ -192,4 +193,78 @@ def server_table(points: list[dict[str, Any]]) -> Table:
         table.add_row(name, label, str(int(count)), _ms(total / count) if count else "")
     if not rows:
         table.add_row("(nothing measured)", "", "", "")
+    return table
+
+
+def _sum(points: list[dict[str, Any]], name: str, field: str = "count", **match: str) -> float:
+    total = 0.0
+    for point in points:
+        if point["name"] == name and all(point["attributes"].get(k.replace("_", ".")) == v for k, v in match.items()):
+            total += point.get(field, point.get("value", 0)) or 0
+    return total
+
+
+def _values(points: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [point for point in points if point["name"] == name]
+
+
+def signals_table(points: list[dict[str, Any]]) -> Table:
+    """The signals upstream lacks, summarised: cache, database pool, N+1, worker pools, runtime."""
+    table = Table(title="Cache, database, worker pools and runtime, as otelperf measured them")
+    table.add_column("signal")
+    table.add_column("observed")
+    cache_metric = "otelperf.cache.operation.duration"
+    for system in sorted({p["attributes"].get("otelperf.cache.system") for p in _values(points, cache_metric)}):
+        hits = sum(
+            p["count"]
+            for p in _values(points, cache_metric)
+            if p["attributes"].get("otelperf.cache.system") == system
+            and p["attributes"].get("otelperf.cache.result") == "hit"
+        )
+        misses = sum(
+            p["count"]
+            for p in _values(points, cache_metric)
+            if p["attributes"].get("otelperf.cache.system") == system
+            and p["attributes"].get("otelperf.cache.result") == "miss"
+        )
+        if hits + misses:
+            table.add_row(f"cache hit ratio ({system})", f"{hits / (hits + misses):.0%} of {int(hits + misses)} reads")
+    n_plus_one: dict[str, int] = defaultdict(int)
+    for point in _values(points, "otelperf.db.n_plus_one"):
+        n_plus_one[point["attributes"].get("http.route", "?")] += int(point["value"])
+    for route, occurrences in sorted(n_plus_one.items()):
+        table.add_row("N+1 queries", f"{route}: {occurrences} request(s) ran one statement 5+ times, 50+ ms in all")
+    used = _sum(points, "db.client.connection.count", "value", db_client_connection_state="used")
+    maximum = _sum(points, "db.client.connection.max", "value")
+    waits = _values(points, "db.client.connection.wait_time")
+    if waits:
+        count = sum(p["count"] for p in waits)
+        mean = sum(p["sum"] for p in waits) / count if count else 0.0
+        table.add_row(
+            "database pool",
+            f"{int(used)} of {int(maximum)} connections in use at the end; "
+            f"{int(count)} checkouts, mean wait {_ms(mean)} ms",
+        )
+    for point in _values(points, "otelperf.worker_pool.queue.wait"):
+        name = point["attributes"].get("otelperf.worker_pool.name")
+        mean = point["sum"] / point["count"] if point["count"] else 0.0
+        table.add_row(f"worker pool {name}", f"{int(point['count'])} tasks, mean queue wait {_ms(mean)} ms")
+    lag = _values(points, "otelperf.asyncio.event_loop.lag")
+    if lag and lag[0]["count"]:
+        table.add_row(
+            "event-loop lag", f"mean {_ms(lag[0]['sum'] / lag[0]['count'])} ms over {int(lag[0]['count'])} probes"
+        )
+    gc_points = _values(points, "otelperf.gc.pause.duration")
+    if gc_points:
+        table.add_row(
+            "GC pauses",
+            f"{int(sum(p['count'] for p in gc_points))} collections, "
+            f"{_ms(sum(p['sum'] for p in gc_points))} ms in total",
+        )
+    memory = _sum(points, "process.memory.usage", "value")
+    limit = _sum(points, "otelperf.process.memory.limit", "value")
+    if memory and limit:
+        table.add_row("memory", f"{memory / 2**20:.0f} MiB resident, {memory / limit:.1%} of the limit")
+    overflow = _sum(points, "otelperf.metric.overflow", "value")
+    table.add_row("series over the limit", f"{int(overflow)} measurements" if overflow else "none")
     return table

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import otelperf
+from otelperf.instrumentation.cache.memory import MeteredCache
 
 CATALOGUE_SIZE = 500
 
@@ -61,15 +62,15 @@ class Cache(Protocol):
 
 
 class MemoryCache:
-    """An in-process TTL cache, used when no Redis answers."""
+    """An in-process TTL cache, used when no Redis answers; metered as ``otelperf.cache.system=memory``."""
 
     kind = "memory"
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, str]] = {}
+        self._entries: MeteredCache[str, tuple[float, str]] = MeteredCache({}, name="items")
 
     def get(self, key: str) -> str | None:
-        entry = self._entries.get(key)
+        entry: tuple[float, str] | None = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
@@ -222,6 +223,18 @@ async def category_report(category: str) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     digest = await loop.run_in_executor(current.pool, _price_digest, total, 2_000)
     return {"category": category, "total_cents": total, "digest": digest}
+
+
+@app.get("/orders/recent")
+def recent_orders(limit: int = 8) -> dict[str, Any]:
+    """The latest orders with their items, loaded one by one: a classic N+1 (otelperf flags it)."""
+    with Session(_shop().engine) as session:
+        orders = session.execute(select(Order).order_by(Order.id.desc()).limit(limit)).scalars().all()
+        lines = []
+        for order in orders:
+            item = session.execute(select(Item).where(Item.id == order.item_id)).scalar_one()
+            lines.append({"order": order.id, "item": item.name, "quantity": order.quantity})
+    return {"orders": lines}
 
 
 @app.get("/healthz")

@@ -53,8 +53,10 @@ def _next_request(rng: random.Random) -> tuple[str, str, str]:
         return "GET", f"/items/{item}", "/items/{item_id}"
     if roll < 0.75:
         return "GET", f"/categories/{rng.choice(CATEGORIES)}", "/categories/{category}"
-    if roll < 0.90:
+    if roll < 0.85:
         return "GET", f"/report/{rng.choice(CATEGORIES)}", "/report/{category}"
+    if roll < 0.90:
+        return "GET", "/orders/recent", "/orders/recent"
     return "POST", f"/orders?item_id={rng.randint(1, CATALOGUE_SIZE)}", "/orders"
 
 

@@ -19,6 +19,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status
 
+from otelperf.processors._attributes import attribute_dict
 from otelperf.semconv import STATEMENT_ATTRIBUTES
 from otelperf.sqltext import sanitize_sql, scrub_message
 
@@ -43,9 +44,10 @@ class SanitizingSpanProcessor(SpanProcessor):
     def _sanitize(span: ReadableSpan) -> None:
         attributes = span._attributes
         if attributes:
+            values = attribute_dict(span)
             replacements = {}
             for key in STATEMENT_ATTRIBUTES:
-                value = attributes.get(key)
+                value = values.get(key)
                 if isinstance(value, str):
                     clean = sanitize_sql(value)
                     if clean != value:

@@ -1,0 +1,326 @@
+"""Micro-benchmarks of otelperf's hot paths: µs per span or per operation, otelperf vs baseline.
+
+Every case is timed in the same process, interleaved with its baseline (A B A B ...), over
+several repetitions; the table reports medians and the difference, which is what otelperf adds.
+
+    python bench/micro.py                          # print the table
+    python bench/micro.py --write docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind, set_span_in_context
+
+from otelperf._instruments import BoundedHistogram
+from otelperf.instrumentation.cache._recorder import CacheRecorder
+from otelperf.instrumentation.cache.memory import MeteredCache
+from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
+from otelperf.sqltext import sanitize_sql
+
+REPEATS = 9
+
+# otelperf's own counters (cache, overflow, N+1) use the global meter: make it a real SDK one.
+metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+
+
+class NullExporter(SpanExporter):
+    def export(self, spans: object) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+@dataclass
+class Case:
+    name: str
+    unit: str
+    baseline_label: str
+    baseline: Callable[[int], None]
+    measured: Callable[[int], None]
+    iterations: int
+
+
+def per_op_us(run: Callable[[int], None], iterations: int) -> float:
+    started = time.perf_counter()
+    run(iterations)
+    return (time.perf_counter() - started) / iterations * 1e6
+
+
+def measure(case: Case) -> tuple[float, float]:
+    base, measured = [], []
+    per_op_us(case.baseline, case.iterations // 10)  # warm-up
+    per_op_us(case.measured, case.iterations // 10)
+    for _ in range(REPEATS):
+        base.append(per_op_us(case.baseline, case.iterations))
+        measured.append(per_op_us(case.measured, case.iterations))
+    return statistics.median(base), statistics.median(measured)
+
+
+def _tracer(*processors: object) -> object:
+    provider = TracerProvider()
+    for processor in processors:
+        provider.add_span_processor(processor)  # type: ignore[arg-type]
+    provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
+    return provider.get_tracer("bench")
+
+
+def _request_spans() -> list[object]:
+    """One finished request: a server span and 9 DB client spans (two statements)."""
+    tracer = _tracer()
+    root = tracer.start_span(
+        "GET /items",
+        kind=SpanKind.SERVER,  # type: ignore[attr-defined]
+        attributes={"http.route": "/items"},
+    )
+    context = set_span_in_context(root)
+    children = []
+    for index in range(9):
+        text = "SELECT * FROM items WHERE id = ?" if index % 3 else "SELECT * FROM prices WHERE id = ?"
+        child = tracer.start_span(
+            "SELECT items",
+            context=context,  # type: ignore[attr-defined]
+            attributes={"db.query.text": text, "db.operation.name": "SELECT"},
+        )
+        child.end()
+        children.append(child)
+    root.end()
+    return [root, *children]
+
+
+class NoopProcessor(SpanProcessor):
+    def on_start(self, span: object, parent_context: object = None) -> None:
+        return None
+
+    def on_end(self, span: object) -> None:
+        return None
+
+
+def span_cases() -> list[Case]:
+    spans = _request_spans()
+    root, children = spans[0], spans[1:]
+
+    def drive(processor: SpanProcessor) -> Callable[[int], None]:
+        # The processor's own cost: on_start and on_end for every span of a request, in order.
+        def run(iterations: int) -> None:
+            for _ in range(iterations // 10):
+                processor.on_start(root)  # type: ignore[arg-type]
+                for child in children:
+                    processor.on_start(child)  # type: ignore[arg-type]
+                    processor.on_end(child)  # type: ignore[arg-type]
+                processor.on_end(root)  # type: ignore[arg-type]
+
+        return run
+
+    noop = drive(NoopProcessor())
+    return [
+        Case(
+            "SanitizingSpanProcessor on_start + on_end",
+            "µs/span",
+            "no-op processor",
+            noop,
+            drive(SanitizingSpanProcessor()),
+            200_000,
+        ),
+        Case(
+            "NPlusOneSpanProcessor on_start + on_end",
+            "µs/span",
+            "no-op processor",
+            noop,
+            drive(NPlusOneSpanProcessor()),
+            200_000,
+        ),
+    ]
+
+
+def sql_cases() -> list[Case]:
+    from sqlalchemy import create_engine, text
+
+    from otelperf.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    statement = "SELECT * FROM items WHERE id = 42 AND name = 'x' AND price IN (1, 2, 3)"
+    distinct = [statement.replace("42", str(i)) + f" /* {i} */ AND t{i}.x = 1" for i in range(5000)]
+
+    def uncached(iterations: int) -> None:
+        for i in range(iterations):
+            sanitize_sql.__wrapped__(distinct[i % 5000])  # type: ignore[attr-defined]
+
+    def cached(iterations: int) -> None:
+        for _ in range(iterations):
+            sanitize_sql(statement)
+
+    def noop(iterations: int) -> None:
+        for _ in range(iterations):
+            pass
+
+    engine = create_engine("sqlite://")
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    query = text("SELECT 1")
+
+    def execute(iterations: int) -> None:
+        with engine.connect() as connection:
+            for _ in range(iterations):
+                connection.execute(query)
+
+    def execute_instrumented(iterations: int) -> None:
+        SQLAlchemyInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+        try:
+            execute(iterations)
+        finally:
+            SQLAlchemyInstrumentor().uninstrument()
+
+    return [
+        Case("sanitize_sql, first sight of a statement", "µs/statement", "empty loop", noop, uncached, 5_000),
+        Case("sanitize_sql, repeated statement (cached)", "µs/statement", "empty loop", noop, cached, 200_000),
+        Case(
+            "SQLAlchemy statement (span + duration metric)",
+            "µs/statement",
+            "SQLite `SELECT 1`, uninstrumented",
+            execute,
+            execute_instrumented,
+            5_000,
+        ),
+    ]
+
+
+def metric_cases() -> list[Case]:
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("bench")
+    raw = meter.create_histogram("raw")
+    bounded = BoundedHistogram(meter, "bounded", "s", "", [0.1, 1.0])
+    attributes = {
+        "otelperf.cache.system": "redis",
+        "otelperf.cache.name": "localhost:6379/0",
+        "otelperf.cache.operation": "GET",
+        "otelperf.cache.result": "hit",
+    }
+    recorder = CacheRecorder("redis")
+    plain: dict[str, int] = {"k": 1}
+    metered: MeteredCache[str, int] = MeteredCache({"k": 1}, name="bench")
+
+    def record_raw(iterations: int) -> None:
+        for _ in range(iterations):
+            raw.record(0.001, attributes)
+
+    def record_bounded(iterations: int) -> None:
+        for _ in range(iterations):
+            bounded.record(0.001, attributes)
+
+    def redis_reply(iterations: int) -> None:
+        for _ in range(iterations):
+            recorder.command("localhost:6379/0", "GET", ("GET", "k"), b"v", 0.0001)
+
+    def sdk_record(iterations: int) -> None:
+        for _ in range(iterations):
+            raw.record(0.0001, attributes)
+
+    def dict_get(iterations: int) -> None:
+        for _ in range(iterations):
+            plain["k"]
+
+    def metered_get(iterations: int) -> None:
+        for _ in range(iterations):
+            metered["k"]
+
+    return [
+        Case(
+            "BoundedHistogram.record (series guard)",
+            "µs/measurement",
+            "SDK Histogram.record",
+            record_raw,
+            record_bounded,
+            100_000,
+        ),
+        Case(
+            "Redis GET bookkeeping (hit/miss + measurement)",
+            "µs/command",
+            "SDK Histogram.record",
+            sdk_record,
+            redis_reply,
+            50_000,
+        ),
+        Case("MeteredCache lookup", "µs/lookup", "dict lookup", dict_get, metered_get, 100_000),
+    ]
+
+
+def pool_cases() -> list[Case]:
+    from otelperf.instrumentation.worker_pool import WorkerPoolInstrumentor
+
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench")
+
+    def submit(iterations: int) -> None:
+        for _ in range(iterations):
+            pool.submit(int).result()
+
+    def submit_instrumented(iterations: int) -> None:
+        WorkerPoolInstrumentor().instrument(meter_provider=meter_provider)
+        try:
+            submit(iterations)
+        finally:
+            WorkerPoolInstrumentor().uninstrument()
+
+    async def to_thread(iterations: int) -> None:
+        for _ in range(iterations):
+            await asyncio.to_thread(int)
+
+    return [
+        Case(
+            "ThreadPoolExecutor task (submit + result)", "µs/task", "uninstrumented", submit, submit_instrumented, 5_000
+        ),
+    ]
+
+
+def run() -> tuple[list[tuple[Case, float, float]], str]:
+    results = []
+    for case in [*span_cases(), *sql_cases(), *metric_cases(), *pool_cases()]:
+        base, measured = measure(case)
+        results.append((case, base, measured))
+        print(f"{case.name}: {base:.2f} -> {measured:.2f} {case.unit}", file=sys.stderr)
+    lines = [
+        "| what | unit | baseline | baseline µs | with otelperf µs | otelperf adds µs |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for case, base, measured in results:
+        lines.append(
+            f"| {case.name} | {case.unit} | {case.baseline_label} | {base:.2f} | {measured:.2f} | "
+            f"{measured - base:+.2f} |"
+        )
+    return results, "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", type=Path, help="replace the micro-benchmark table in this Markdown file")
+    args = parser.parse_args()
+    _, table = run()
+    header = (
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {sys.implementation.name} "
+        f"{platform.python_version()}, {REPEATS} interleaved repetitions, medians."
+    )
+    print(header)
+    print(table)
+    if args.write:
+        text = args.write.read_text()
+        begin, end = "<!-- micro:begin -->", "<!-- micro:end -->"
+        start, stop = text.index(begin) + len(begin), text.index(end)
+        args.write.write_text(f"{text[:start]}\n{header}\n\n{table}\n{text[stop:]}")
+
+
+if __name__ == "__main__":
+    main()
