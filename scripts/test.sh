@@ -54,8 +54,8 @@ for config in collector-config/*.yaml; do
 done
 
 step "lint"
-ruff check otelperf tests
-ruff format --check otelperf tests
+ruff check otelperf tests bench
+ruff format --check otelperf tests bench
 mypy
 
 step "tests"
