@@ -68,3 +68,11 @@ def test_pipeline_applies_the_series_limit_to_every_reader() -> None:
     assert pipeline.local_reader is not None
     assert len(read_points(pipeline.local_reader, "limited")) == 51
     pipeline.meter_provider.shutdown()
+
+
+def test_self_cost_samples_the_first_call_then_one_in_256() -> None:
+    from otelperf._instruments import SelfCost
+
+    cost = SelfCost("unit")
+    sampled = [index for index in range(1, 1025) if cost.sampled()]
+    assert sampled == [1, 257, 513, 769]
