@@ -3,7 +3,7 @@
 - ``otelperf.asyncio.event_loop.lag`` (s) and ``otelperf.asyncio.tasks``: probed every
   ``OTELPERF_EVENT_LOOP_LAG_INTERVAL`` seconds (default 0.5) on each watched loop. Loops are
   watched automatically when uvicorn starts serving and when ``asyncio.run`` (or any
-  ``BaseEventLoop.run_forever``) runs; ``watch_event_loop()`` adds any other loop.
+  ``BaseEventLoop.run_forever``) runs (``otelperf._loops``); ``watch_event_loop()`` adds any other.
 - ``otelperf.gc.pause.duration`` (s, ``cpython.gc.generation``) from ``gc.callbacks``.
 - ``process.cpu.utilization``, ``process.memory.usage``, ``process.thread.count`` (semantic
   conventions) and ``otelperf.process.memory.limit`` (cgroup limit, else physical memory).
@@ -25,9 +25,8 @@ from typing import Any
 
 from opentelemetry import metrics
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
-from wrapt import wrap_function_wrapper
 
+from otelperf import _loops
 from otelperf.instrumentation.runtime._event_loop import EventLoopProbe
 from otelperf.instrumentation.runtime._gc import GcPauses
 from otelperf.instrumentation.runtime._process import ProcessMetrics, memory_limit_bytes
@@ -48,16 +47,10 @@ def watch_event_loop(loop: asyncio.AbstractEventLoop | None = None) -> None:
         probe.watch(loop or asyncio.get_running_loop())
 
 
-def _run_forever(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _watch(loop: asyncio.AbstractEventLoop) -> None:
     probe: EventLoopProbe | None = _state.get("probe")
     if probe is not None:
-        probe.watch(instance)
-    return wrapped(*args, **kwargs)
-
-
-async def _uvicorn_startup(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    watch_event_loop()
-    return await wrapped(*args, **kwargs)
+        probe.watch(loop)
 
 
 class RuntimeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -72,26 +65,14 @@ class RuntimeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         gc_pauses = GcPauses(meter)
         _state.update(probe=probe, gc=gc_pauses, process=ProcessMetrics(meter))
         gc.callbacks.append(gc_pauses.callback)
-        wrap_function_wrapper("asyncio.base_events", "BaseEventLoop.run_forever", _run_forever)
-        try:
-            import uvicorn.server  # noqa: F401
-        except ImportError:
-            return
-        wrap_function_wrapper("uvicorn.server", "Server.startup", _uvicorn_startup)
-        _state["uvicorn"] = True
+        _loops.subscribe(_watch)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        import asyncio.base_events
-
         gc_pauses = _state.pop("gc", None)
         if gc_pauses is not None and gc_pauses.callback in gc.callbacks:
             gc.callbacks.remove(gc_pauses.callback)
         probe = _state.pop("probe", None)
         if probe is not None:
             probe.stop()
-        unwrap(asyncio.base_events.BaseEventLoop, "run_forever")
-        if _state.pop("uvicorn", None):
-            import uvicorn.server
-
-            unwrap(uvicorn.server.Server, "startup")
+        _loops.unsubscribe(_watch)
         _state.pop("process", None)

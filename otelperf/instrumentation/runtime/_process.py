@@ -88,8 +88,9 @@ class ProcessMetrics:
 
     @staticmethod
     def _cpu_seconds() -> float:
-        times = os.times()
-        return times.user + times.system
+        # The process CPU clock (user + system, all threads), at nanosecond resolution: os.times()
+        # counts 10 ms ticks, which makes short intervals meaningless.
+        return time.process_time()
 
     def _cpu(self, options: CallbackOptions) -> Iterable[Observation]:
         now, cpu = time.monotonic(), self._cpu_seconds()
@@ -97,7 +98,7 @@ class ProcessMetrics:
         self._last = (now, cpu)
         elapsed = now - last_time
         if elapsed > 0:
-            yield Observation((cpu - last_cpu) / elapsed / self._cpus)
+            yield Observation(min(max((cpu - last_cpu) / elapsed / self._cpus, 0.0), 1.0))
 
     def _memory(self, options: CallbackOptions) -> Iterable[Observation]:
         rss = _rss_bytes()
