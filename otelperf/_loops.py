@@ -8,6 +8,7 @@ so ``asyncio.run`` too) and when uvicorn starts serving on it (which also covers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -56,10 +57,8 @@ def subscribe(callback: LoopCallback) -> None:
             else:
                 wrap_function_wrapper("uvicorn.server", "Server.startup", _uvicorn_startup)
                 _installed["uvicorn"] = True
-    try:
+    with contextlib.suppress(RuntimeError):  # no loop running in this thread
         callback(asyncio.get_running_loop())
-    except RuntimeError:
-        pass  # no loop running in this thread
 
 
 def unsubscribe(callback: LoopCallback) -> None:

@@ -40,6 +40,7 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
+from otelperf import _loops
 from otelperf._export import (
     ExportHealth,
     ResilientMetricExporter,
@@ -49,6 +50,8 @@ from otelperf._export import (
 from otelperf._log import logger
 from otelperf._resource import build_resource
 from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
+from otelperf.profiling import Profiler, ProfileSpanProcessor, start_profiler
+from otelperf.profiling._asyncio import frame_asgi_apps, install_task_factory
 from otelperf.settings import Settings
 
 # Instrument kinds whose series the limit applies to (the SDK does not export its synchronous Gauge
@@ -102,6 +105,7 @@ class Pipeline:
     tracer_provider: TracerProvider | None = None
     meter_provider: MeterProvider | None = None
     local_reader: InMemoryMetricReader | None = None
+    profiler: Profiler | None = None
     healths: list[ExportHealth] = field(default_factory=list)
     _shutdown_done: bool = False
 
@@ -109,6 +113,12 @@ class Pipeline:
         """Build and install the providers (global, so instrumentors' proxies resolve)."""
         settings = self.settings
         self.resource = build_resource(settings.service_name)
+        if settings.profiling_active:
+            attributes = self.resource.attributes
+            self.profiler = start_profiler(settings, str(attributes.get("service.name")), attributes)
+            if self.profiler is not None:
+                _loops.subscribe(install_task_factory)
+                frame_asgi_apps()
         self.tracer_provider = self._build_tracer_provider()
         self.meter_provider = self._build_meter_provider()
         trace.set_tracer_provider(self.tracer_provider)
@@ -117,6 +127,8 @@ class Pipeline:
     def _build_tracer_provider(self) -> TracerProvider:
         settings = self.settings
         provider = TracerProvider(resource=self.resource, sampler=build_sampler(settings), shutdown_on_exit=False)
+        if self.profiler is not None:
+            provider.add_span_processor(ProfileSpanProcessor())
         provider.add_span_processor(SanitizingSpanProcessor())
         provider.add_span_processor(
             NPlusOneSpanProcessor(settings.n_plus_one_min_count, settings.n_plus_one_min_duration_s)
@@ -188,6 +200,8 @@ class Pipeline:
             logger.debug("shutdown (%s): flushed in %.2f s", reason, elapsed)
 
     def _shutdown_providers(self) -> None:
+        if self.profiler is not None:
+            self.profiler.shutdown()
         for provider in (self.tracer_provider, self.meter_provider):
             if provider is None:
                 continue

@@ -119,7 +119,7 @@ def _report() -> None:
     off = sorted(f"{name} ({outcome})" for name, outcome in STATE.instrumentations.items() if outcome != "on")
     logger.info(
         "otelperf %s on in pid %d (%s) as service.name=%s: traces -> %s (sampler %s), "
-        "metrics -> %s every %.0f s; instrumented: %s%s",
+        "metrics -> %s every %.0f s; profiles -> %s; instrumented: %s%s",
         __version__,
         os.getpid(),
         role.reason if role else "server",
@@ -128,6 +128,9 @@ def _report() -> None:
         settings.sampler,
         _destination(settings, "metrics"),
         settings.metric_export_interval_ms / 1000,
+        f"pyroscope {pipeline.profiler.endpoint} at {pipeline.profiler.sample_rate_hz} Hz"
+        if pipeline.profiler is not None
+        else "off",
         ", ".join(on) or "nothing",
         f"; not instrumented: {', '.join(off)}" if off else "",
     )

@@ -328,6 +328,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Profiler samples per second, 1 to 1000.",
     ),
     SettingSpec(
+        "OTELPERF_PROFILING_GIL_ONLY",
+        "profiling_gil_only",
+        True,
+        _parse_bool,
+        "Sample only threads holding the GIL (Python code running), not threads waiting on I/O.",
+    ),
+    SettingSpec(
+        "OTELPERF_PROFILING_UPLOAD_INTERVAL",
+        "profiling_upload_interval_s",
+        10.0,
+        _parse_seconds,
+        "Seconds between profile uploads (whole seconds; the last window is flushed at shutdown).",
+    ),
+    SettingSpec(
         "REDIS_URL",
         "redis_url",
         None,
@@ -375,6 +389,8 @@ class Settings:
     profiling_enabled: bool | None = None
     pyroscope_endpoint: str | None = None
     profiling_sample_rate_hz: int = 100
+    profiling_gil_only: bool = True
+    profiling_upload_interval_s: float = 10.0
     redis_url: str | None = None
     database_url: str | None = None
     problems: tuple[SettingProblem, ...] = field(default=(), compare=False)

@@ -34,6 +34,7 @@ from wrapt import wrap_function_wrapper
 
 from otelperf.instrumentation.worker_pool._recorder import PoolRecorder, TaskLife, pool_attributes
 from otelperf.instrumentation.worker_pool.package import _instruments
+from otelperf.profiling._tags import current_root, tag_thread
 
 __all__ = ["WorkerPoolInstrumentor"]
 
@@ -42,15 +43,19 @@ _ANYIO_POOL = {"otelperf.worker_pool.name": "anyio", "otelperf.worker_pool.kind"
 
 
 def _run_in_context(task: TaskLife, context: Any, function: Any) -> Any:
+    root = current_root.get()  # the request this task works for, for the profiler's thread tags
+
     def run(*args: Any, **kwargs: Any) -> Any:
         task.start()
         token = otel_context.attach(context)
+        tag_thread(root)
         outcome = "error"
         try:
-            result = function(*args, **kwargs)
+            result = root.run(function, *args, **kwargs) if root is not None else function(*args, **kwargs)
             outcome = "ok"
             return result
         finally:
+            tag_thread(None)
             otel_context.detach(token)
             task.finish(outcome)
 
@@ -116,12 +121,15 @@ async def _anyio_run_sync(wrapped: Any, instance: Any, args: tuple[Any, ...], kw
 
     def run(*inner_args: Any) -> Any:
         task.start()
+        root = current_root.get()  # anyio runs this in a copy of the caller's context
+        tag_thread(root)
         outcome = "error"
         try:
-            result = function(*inner_args)
+            result = root.run(function, *inner_args) if root is not None else function(*inner_args)
             outcome = "ok"
             return result
         finally:
+            tag_thread(None)
             task.finish(outcome)
 
     try:

@@ -1,0 +1,94 @@
+"""Continuous profiling to Pyroscope, linked to the spans and routes that were running.
+
+Started by the pipeline in each serving process (never in a pre-fork master: the native agent
+cannot be reconfigured after fork), with ``service_name`` = the OTel ``service.name`` and the
+tags ``service_version``, ``deployment_environment``, ``service_instance_id``; samples carry
+``span_id`` and ``span_name`` of the local root span that was running (see ``processor`` and
+``_asyncio``). Every failure (``pyroscope-io`` missing or unsupported here, the agent refusing to
+start, Pyroscope unreachable) is one log line; the rest of otelperf and the app carry on.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from otelperf._log import logger
+from otelperf.profiling import _tags
+from otelperf.profiling.processor import ProfileSpanProcessor
+from otelperf.settings import Settings
+
+__all__ = ["ProfileSpanProcessor", "Profiler", "start_profiler"]
+
+
+@dataclass
+class Profiler:
+    """The running agent of this process."""
+
+    endpoint: str
+    sample_rate_hz: int
+    _module: Any
+
+    def shutdown(self) -> None:
+        """Flush the partial upload window and stop the agent."""
+        _tags.disable()
+        try:
+            self._module.shutdown()
+        except Exception:  # noqa: BLE001
+            logger.debug("pyroscope shutdown failed", exc_info=True)
+
+
+def _tags_from(resource_attributes: Any) -> dict[str, str]:
+    wanted = {
+        "service_version": resource_attributes.get("service.version"),
+        "deployment_environment": resource_attributes.get("deployment.environment.name")
+        or resource_attributes.get("deployment.environment"),
+        "service_instance_id": resource_attributes.get("service.instance.id"),
+    }
+    return {key: str(value) for key, value in wanted.items() if value}
+
+
+def _check_reachable(endpoint: str) -> None:
+    from otelperf.cli.doctor import tcp_check
+
+    check = tcp_check("pyroscope", endpoint, 1.0)
+    if not check.ok:
+        logger.warning(
+            "Pyroscope at %s %s: profiles are dropped until it answers (the agent does not retry "
+            "failed uploads); the app is not affected",
+            endpoint,
+            check.detail,
+        )
+
+
+def start_profiler(settings: Settings, service_name: str, resource_attributes: Any) -> Profiler | None:
+    """Start the agent, or say in one line why profiling is off."""
+    endpoint = settings.pyroscope_endpoint
+    if endpoint is None:
+        return None
+    try:
+        import pyroscope
+    except Exception as exc:  # noqa: BLE001 - unsupported platform or Python version
+        logger.warning("profiling is off: pyroscope-io cannot be loaded here (%s: %s)", type(exc).__name__, exc)
+        return None
+    try:
+        started = pyroscope.configure(
+            application_name=service_name,
+            server_address=endpoint,
+            sample_rate=settings.profiling_sample_rate_hz,
+            oncpu=True,
+            gil_only=settings.profiling_gil_only,
+            report_pid=True,
+            tags=_tags_from(resource_attributes),
+            upload_interval=max(1, round(settings.profiling_upload_interval_s)),
+        )
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("profiling is off: the Pyroscope agent failed to start (%s: %s)", type(exc).__name__, exc)
+        return None
+    if started is False:
+        logger.warning("profiling is off: the Pyroscope agent refused to start (already started in this process?)")
+        return None
+    _tags.enable(pyroscope)
+    threading.Thread(target=_check_reachable, args=(endpoint,), name="otelperf-pyroscope-check", daemon=True).start()
+    return Profiler(endpoint, settings.profiling_sample_rate_hz, pyroscope)

@@ -1,0 +1,108 @@
+"""Per-step thread tagging for asyncio: concurrent requests on one loop thread stay apart.
+
+A task factory installed on each application loop wraps the task's coroutine in
+``TaggedCoroutine``, whose ``send``/``throw`` re-tag the loop thread with the root of *that* task
+(read from its context, which asyncio makes current for each step) and run the step through the
+root's route frame. Only a change of root costs a native call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+from typing import Any
+
+from otelperf.profiling._tags import current_root, tag_thread
+
+
+class TaggedCoroutine(collections.abc.Coroutine):  # type: ignore[type-arg]
+    """A transparent coroutine proxy that tags the thread before every step."""
+
+    __slots__ = ("_coroutine",)
+
+    def __init__(self, coroutine: Any) -> None:
+        self._coroutine = coroutine
+
+    def send(self, value: Any) -> Any:
+        root = current_root.get()
+        tag_thread(root)
+        if root is None:
+            return self._coroutine.send(value)
+        return root.run(self._coroutine.send, value)
+
+    def throw(self, *args: Any) -> Any:
+        root = current_root.get()
+        tag_thread(root)
+        if root is None:
+            return self._coroutine.throw(*args)
+        return root.run(self._coroutine.throw, *args)
+
+    def close(self) -> None:
+        self._coroutine.close()
+
+    def __await__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        # cr_frame, cr_running, __name__, __qualname__, ... for asyncio's repr and debuggers
+        return getattr(self._coroutine, name)
+
+
+def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
+    """Wrap the coroutines of the loop's new tasks (chains an existing factory; idempotent)."""
+    previous = loop.get_task_factory()
+    if getattr(previous, "_otelperf", False):
+        return
+
+    def factory(loop: asyncio.AbstractEventLoop, coroutine: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        wrapped = TaggedCoroutine(coroutine) if asyncio.iscoroutine(coroutine) else coroutine
+        if previous is not None:
+            return previous(loop, wrapped, **kwargs)
+        return asyncio.Task(wrapped, loop=loop, **kwargs)
+
+    factory._otelperf = True  # type: ignore[attr-defined]
+    loop.set_task_factory(factory)
+
+
+class RouteFramedApp:
+    """The ASGI app below the OpenTelemetry middleware, driven through ``TaggedCoroutine``.
+
+    A request task's first step starts before its root span exists (the middleware creates it
+    mid-step), so the task-level wrapper cannot frame it; this one starts right after.
+    """
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        return await TaggedCoroutine(self.app(scope, receive, send))
+
+
+def _frame_inner_app(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    result = wrapped(*args, **kwargs)
+    if not isinstance(getattr(instance, "app", None), RouteFramedApp):
+        instance.app = RouteFramedApp(instance.app)
+    return result
+
+
+def frame_asgi_apps() -> None:
+    """Wrap the app of every contrib ASGI middleware created from now on (idempotent)."""
+    try:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    except ImportError:
+        return
+    if getattr(OpenTelemetryMiddleware.__init__, "_otelperf", False):
+        return
+    from wrapt import FunctionWrapper
+
+    wrapper: Any = FunctionWrapper(OpenTelemetryMiddleware.__init__, _frame_inner_app)
+    wrapper._otelperf = True
+    OpenTelemetryMiddleware.__init__ = wrapper  # type: ignore[method-assign]

@@ -1,0 +1,106 @@
+"""Which request a thread is working for: Pyroscope thread tags, and a frame named after the route.
+
+The local root span of the work in progress is published in a ``ContextVar`` when it starts; every
+place that switches a thread from one piece of work to another (an event-loop task step, a
+thread-pool task, anyio's threadpool) calls ``tag_thread`` with the root it is about to run.
+The native tag calls (about 0.5 µs for a change) happen only when the root differs from the
+thread's current one.
+
+Tags are labels (``span_id``, ``span_name``): what Grafana's trace-to-profile link queries. The
+agent resolves a sample's tags asynchronously, after taking its stack, so when a thread switches
+work every few milliseconds (an event loop interleaving requests) some samples get the tag of
+the work that followed (measured: 1-4 % in a quiet thread switching every 2.6 ms, 10-15 % on a
+loaded event loop). So the work also runs *through* a one-line frame named ``[<span name>]``
+(``Root.run``): stacks are captured atomically, which makes the route in the flamegraph exact.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from otelperf._log import logger
+
+SPAN_ID = "span_id"
+SPAN_NAME = "span_name"
+
+
+_MAX_FRAMES = 1000
+_frames: dict[str, Callable[..., Any]] = {}
+
+
+def _run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return function(*args, **kwargs)
+
+
+def route_frame(span_name: str) -> Callable[..., Any]:
+    """``_run`` under a code name of ``[<span name>]`` (one per name, bounded)."""
+    frame = _frames.get(span_name)
+    if frame is None:
+        if len(_frames) >= _MAX_FRAMES:
+            return _run
+        name = f"[{span_name}]"
+        frame = types.FunctionType(_run.__code__.replace(co_name=name, co_qualname=name), _run.__globals__, name)
+        frame = _frames.setdefault(span_name, frame)
+    return frame
+
+
+class Root:
+    """The local root span of a unit of work, its tag values and its route frame."""
+
+    __slots__ = ("run", "span", "span_id", "span_name")
+
+    def __init__(self, span: Any, span_id: str, span_name: str) -> None:
+        self.span = span
+        self.span_id = span_id
+        self.span_name = span_name
+        self.run = route_frame(span_name)
+
+
+current_root: ContextVar[Root | None] = ContextVar("otelperf_profile_root", default=None)
+
+_thread = threading.local()
+_native: dict[str, Any] = {}
+
+
+def enable(pyroscope_module: Any) -> None:
+    """Tagging becomes live once the agent runs (before that every call is a cheap no-op)."""
+    _native["add"] = pyroscope_module.add_thread_tag
+    _native["remove"] = pyroscope_module.remove_thread_tag
+
+
+def disable() -> None:
+    _native.clear()
+
+
+def active() -> bool:
+    return bool(_native)
+
+
+def tag_thread(root: Root | None) -> None:
+    """Make the calling thread's tags those of ``root`` (``None`` clears them)."""
+    if not _native:
+        return
+    tagged: Root | None = getattr(_thread, "root", None)
+    if tagged is root:
+        return
+    try:
+        add, remove = _native["add"], _native["remove"]
+        if tagged is not None:
+            remove(SPAN_ID, tagged.span_id)
+            remove(SPAN_NAME, tagged.span_name)
+        if root is not None:
+            add(SPAN_ID, root.span_id)
+            add(SPAN_NAME, root.span_name)
+        _thread.root = root
+    except Exception:  # noqa: BLE001 - profiling must never break the work it observes
+        logger.debug("thread tagging failed", exc_info=True)
+
+
+def tagged_root() -> Root | None:
+    """The root the calling thread is tagged with."""
+    root: Root | None = getattr(_thread, "root", None)
+    return root

@@ -1,0 +1,44 @@
+"""Links spans and profiles: ``pyroscope.profile.id`` on local roots, thread tags while they run.
+
+Grafana's trace-to-profile link looks for ``pyroscope.profile.id`` on a span and queries the
+samples labelled ``span_id`` with that value. pyroscope-otel sets both per *OS thread* at span
+start and end, so concurrent requests on one event-loop thread share tags and work in a thread
+pool gets none. Here the root is published in a ``ContextVar`` that follows the work: event-loop
+task steps (``_asyncio``), thread-pool tasks and anyio's threadpool (the worker-pool
+instrumentation) re-tag their thread from it before running.
+"""
+
+from __future__ import annotations
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from otelperf.profiling._tags import Root, current_root, tag_thread, tagged_root
+
+PROFILE_ID = "pyroscope.profile.id"
+
+
+class ProfileSpanProcessor(SpanProcessor):
+    """Marks local root spans and tags the current thread with them."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        parent = span._parent
+        context = span._context
+        if context is None or (parent is not None and not parent.is_remote):
+            return
+        span_id = format(context.span_id, "016x")
+        span.set_attribute(PROFILE_ID, span_id)
+        root = Root(span, span_id, span.name)
+        current_root.set(root)
+        tag_thread(root)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        tagged = tagged_root()
+        if tagged is not None and tagged.span is span:
+            tag_thread(None)
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True

@@ -1,0 +1,174 @@
+"""A local stand-in for Pyroscope's ingest endpoint, and a decoder for what the agent pushes.
+
+The real agent (``pyroscope-io``) posts ``/push.v1.PusherService/Push``: a gzip'd protobuf
+``push.v1.PushRequest`` whose series carry labels and raw pprof profiles (gzip'd
+``perftools.profiles.Profile``). The message classes below are built with ``google.protobuf``'s
+descriptor API, with the field numbers of Pyroscope's ``push.v1``/``types.v1`` API and of pprof's
+``profile.proto``; only the fields the tests read are declared (protobuf skips the others).
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+_TYPES = {
+    "string": descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+    "bytes": descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+    "int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+    "uint64": descriptor_pb2.FieldDescriptorProto.TYPE_UINT64,
+    "message": descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+}
+
+# message -> [(field name, number, type, repeated, message type name)]
+_SCHEMA: dict[str, dict[str, list[tuple[str, int, str, bool, str]]]] = {
+    "push.v1": {
+        "LabelPair": [("name", 1, "string", False, ""), ("value", 2, "string", False, "")],
+        "RawSample": [("raw_profile", 1, "bytes", False, ""), ("ID", 2, "string", False, "")],
+        "RawProfileSeries": [
+            ("labels", 1, "message", True, ".push.v1.LabelPair"),
+            ("samples", 2, "message", True, ".push.v1.RawSample"),
+        ],
+        "PushRequest": [("series", 1, "message", True, ".push.v1.RawProfileSeries")],
+    },
+    "perftools.profiles": {
+        "ValueType": [("type", 1, "int64", False, ""), ("unit", 2, "int64", False, "")],
+        "Label": [("key", 1, "int64", False, ""), ("str", 2, "int64", False, ""), ("num", 3, "int64", False, "")],
+        "Sample": [
+            ("location_id", 1, "uint64", True, ""),
+            ("value", 2, "int64", True, ""),
+            ("label", 3, "message", True, ".perftools.profiles.Label"),
+        ],
+        "Line": [("function_id", 1, "uint64", False, ""), ("line", 2, "int64", False, "")],
+        "Location": [("id", 1, "uint64", False, ""), ("line", 4, "message", True, ".perftools.profiles.Line")],
+        "Function": [
+            ("id", 1, "uint64", False, ""),
+            ("name", 2, "int64", False, ""),
+            ("filename", 4, "int64", False, ""),
+        ],
+        "Profile": [
+            ("sample_type", 1, "message", True, ".perftools.profiles.ValueType"),
+            ("sample", 2, "message", True, ".perftools.profiles.Sample"),
+            ("location", 4, "message", True, ".perftools.profiles.Location"),
+            ("function", 5, "message", True, ".perftools.profiles.Function"),
+            ("string_table", 6, "string", True, ""),
+            ("period", 12, "int64", False, ""),
+        ],
+    },
+}
+
+
+def _build() -> dict[str, Any]:
+    pool = descriptor_pool.DescriptorPool()
+    classes: dict[str, Any] = {}
+    for package, messages in _SCHEMA.items():
+        file_proto = descriptor_pb2.FileDescriptorProto(
+            name=f"{package}.otelperf-test.proto", package=package, syntax="proto3"
+        )
+        for message, fields in messages.items():
+            message_proto = file_proto.message_type.add(name=message)
+            for name, number, kind, repeated, type_name in fields:
+                field_proto = message_proto.field.add(
+                    name=name,
+                    number=number,
+                    type=_TYPES[kind],
+                    label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
+                    if repeated
+                    else descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
+                )
+                if type_name:
+                    field_proto.type_name = type_name
+        pool.Add(file_proto)
+        for message in messages:
+            classes[f"{package}.{message}"] = message_factory.GetMessageClass(
+                pool.FindMessageTypeByName(f"{package}.{message}")
+            )
+    return classes
+
+
+_CLASSES = _build()
+
+
+@dataclass
+class Sample:
+    """One pprof sample: series labels merged with the sample's own, leaf-first function names."""
+
+    labels: dict[str, str]
+    stack: list[str]
+    value: int
+
+
+def _maybe_gunzip(data: bytes) -> bytes:
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def decode_push(body: bytes) -> list[Sample]:
+    request = _CLASSES["push.v1.PushRequest"]()
+    request.ParseFromString(_maybe_gunzip(body))
+    samples: list[Sample] = []
+    for series in request.series:
+        series_labels = {pair.name: pair.value for pair in series.labels}
+        for raw in series.samples:
+            profile = _CLASSES["perftools.profiles.Profile"]()
+            profile.ParseFromString(_maybe_gunzip(raw.raw_profile))
+            strings = list(profile.string_table)
+            functions = {function.id: strings[function.name] for function in profile.function}
+            locations = {
+                location.id: [functions.get(line.function_id, "?") for line in location.line]
+                for location in profile.location
+            }
+            for sample in profile.sample:
+                stack = [name for location_id in sample.location_id for name in locations.get(location_id, [])]
+                labels = dict(series_labels)
+                labels.update({strings[label.key]: strings[label.str] for label in sample.label if label.str})
+                samples.append(Sample(labels, stack, int(sample.value[0]) if sample.value else 0))
+    return samples
+
+
+@dataclass
+class FakePyroscope:
+    """Accepts pushes on 127.0.0.1 and keeps them decoded."""
+
+    pushes: list[tuple[str, bytes]] = field(default_factory=list)
+    server: http.server.ThreadingHTTPServer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def start(self) -> FakePyroscope:
+        pushes = self.pushes
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                pushes.append((self.path, body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/proto")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, name="fake-pyroscope", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def samples(self) -> list[Sample]:
+        found: list[Sample] = []
+        for path, body in list(self.pushes):
+            assert path == "/push.v1.PusherService/Push", path
+            found.extend(decode_push(body))
+        return found
