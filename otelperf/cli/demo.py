@@ -152,6 +152,7 @@ def print_summary(result: LoadResult, server_metrics: list[dict[str, Any]], log:
     console.print(client)
     console.print(server_table(server_metrics))
     console.print(signals_table(server_metrics))
+    console.print(flamegraph_hint())
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("otelperf:")]
     if lines:
         console.print("[bold]otelperf said[/bold] (service log: " + str(log) + ")")
@@ -268,3 +269,19 @@ def signals_table(points: list[dict[str, Any]]) -> Table:
     overflow = _sum(points, "otelperf.metric.overflow", "value")
     table.add_row("series over the limit", f"{int(overflow)} measurements" if overflow else "none")
     return table
+
+
+def flamegraph_hint() -> str:
+    """Where the demo's flamegraphs are, or how to get them."""
+    settings = load_settings()
+    service = os.environ.get("OTEL_SERVICE_NAME", "otelperf-demo")
+    if settings.profiling_active and settings.pyroscope_endpoint:
+        query = f'process_cpu:cpu:nanoseconds:cpu:nanoseconds{{service_name="{service}"}}'
+        return (
+            f"Flamegraphs: {settings.pyroscope_endpoint}/?query={query} (each request's samples carry "
+            f"span_id and span_name labels, and a [GET /route] frame)"
+        )
+    return (
+        "Flamegraphs: profiling is off. Start Pyroscope (docker compose up pyroscope, port 4040) and set "
+        "OTELPERF_PYROSCOPE_ENDPOINT=http://localhost:4040 to profile the demo."
+    )

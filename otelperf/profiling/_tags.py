@@ -51,11 +51,11 @@ def route_frame(span_name: str) -> Callable[..., Any]:
 class Root:
     """The local root span of a unit of work, its tag values and its route frame."""
 
-    __slots__ = ("run", "span", "span_id", "span_name")
+    __slots__ = ("number", "run", "span_id", "span_name")
 
-    def __init__(self, span: Any, span_id: str, span_name: str) -> None:
-        self.span = span
-        self.span_id = span_id
+    def __init__(self, number: int, span_name: str) -> None:
+        self.number = number  # the span id as the SDK holds it
+        self.span_id = format(number, "016x")  # as Pyroscope and Grafana want it
         self.span_name = span_name
         self.run = route_frame(span_name)
 

@@ -26,15 +26,15 @@ class ProfileSpanProcessor(SpanProcessor):
         context = span._context
         if context is None or (parent is not None and not parent.is_remote):
             return
-        span_id = format(context.span_id, "016x")
-        span.set_attribute(PROFILE_ID, span_id)
-        root = Root(span, span_id, span.name)
+        root = Root(context.span_id, span.name)
+        span.set_attribute(PROFILE_ID, root.span_id)
         current_root.set(root)
         tag_thread(root)
 
     def on_end(self, span: ReadableSpan) -> None:
+        # The SDK passes a read-only copy here: compare ids, not objects.
         tagged = tagged_root()
-        if tagged is not None and tagged.span is span:
+        if tagged is not None and span.context is not None and tagged.number == span.context.span_id:
             tag_thread(None)
 
     def shutdown(self) -> None:

@@ -1,0 +1,166 @@
+"""What continuous profiling costs the app: CPU per request with the Pyroscope agent off and on.
+
+The demo service runs under ``opentelemetry-instrument`` (trace and metric export off, so only
+the profiler differs) pinned to CPU 0; this process sends the load from CPU 1. Variants are
+interleaved (off, on, off, on, ...) and the table gives medians. The agent uploads to a local
+endpoint that accepts and discards what it receives.
+
+    python bench/profiling_cost.py [--rounds 4] [--requests 3000] [--write docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.server
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def sink() -> str:
+    """An endpoint that accepts the agent's pushes and drops them."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+async def load(base_url: str, requests: int, concurrency: int) -> float:
+    paths = [f"/items/{i % 50 + 1}" for i in range(40)] + ["/report/books", "/categories/games"] * 5
+    sent = 0
+    started = time.perf_counter()
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal sent
+        while sent < requests:
+            path = paths[sent % len(paths)]
+            sent += 1
+            (await http.get(path)).raise_for_status()
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def run_variant(profiling: bool, endpoint: str, requests: int, concurrency: int) -> tuple[float, float]:
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "OTELPERF_"))}
+    env.update(OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none", OTEL_SERVICE_NAME="bench-profiling")
+    if profiling:
+        env.update(OTELPERF_PYROSCOPE_ENDPOINT=endpoint)
+    command = [
+        "taskset",
+        "-c",
+        "0",
+        str(BIN / "opentelemetry-instrument"),
+        str(BIN / "uvicorn"),
+        "otelperf.demo.app:app",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            for _ in range(200):
+                try:
+                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            asyncio.run(load(base_url, 300, concurrency))  # warm-up: caches, connection pool
+            before = cpu_seconds(process.pid)
+            elapsed = asyncio.run(load(base_url, requests, concurrency))
+            used = cpu_seconds(process.pid) - before
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(30)
+    return used / requests * 1000, requests / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--write", type=Path)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {1})
+    endpoint = sink()
+    results: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    for round_index in range(args.rounds):
+        for profiling in (False, True):
+            cpu_ms, rps = run_variant(profiling, endpoint, args.requests, args.concurrency)
+            results[profiling].append((cpu_ms, rps))
+            print(
+                f"round {round_index + 1} profiling={'on' if profiling else 'off'}: "
+                f"{cpu_ms:.3f} CPU ms/request, {rps:.0f} req/s",
+                file=sys.stderr,
+            )
+    off_cpu = statistics.median(cpu for cpu, _ in results[False])
+    on_cpu = statistics.median(cpu for cpu, _ in results[True])
+    off_rps = statistics.median(rps for _, rps in results[False])
+    on_rps = statistics.median(rps for _, rps in results[True])
+    header = (
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python {platform.python_version()}: "
+        f"demo service pinned to CPU 0, load from CPU 1, {args.concurrency} concurrent clients, "
+        f"{args.requests} requests per run, {args.rounds} interleaved rounds, medians; 100 Hz, GIL-only."
+    )
+    table = "\n".join(
+        [
+            "| profiling | CPU ms per request | requests/s |",
+            "|---|---:|---:|",
+            f"| off | {off_cpu:.3f} | {off_rps:.0f} |",
+            f"| on | {on_cpu:.3f} | {on_rps:.0f} |",
+            f"| **added by the profiler** | **{(on_cpu - off_cpu) / off_cpu:+.1%}** | "
+            f"{(on_rps - off_rps) / off_rps:+.1%} |",
+        ]
+    )
+    print(header)
+    print(table)
+    if args.write:
+        text = args.write.read_text()
+        begin, end = "<!-- profiling-cost:begin -->", "<!-- profiling-cost:end -->"
+        start, stop = text.index(begin) + len(begin), text.index(end)
+        args.write.write_text(f"{text[:start]}\n{header}\n\n{table}\n{text[stop:]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import set_span_in_context
+
+from otelperf.profiling import ProfileSpanProcessor, _tags, start_profiler
+from otelperf.profiling._asyncio import TaggedCoroutine, install_task_factory
+from otelperf.settings import load_settings
+
+
+class FakeNative:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def add_thread_tag(self, key: str, value: str) -> None:
+        self.calls.append(("add", key, value))
+
+    def remove_thread_tag(self, key: str, value: str) -> None:
+        self.calls.append(("remove", key, value))
+
+
+@pytest.fixture
+def native() -> Iterator[FakeNative]:
+    fake = FakeNative()
+    _tags.enable(fake)
+    yield fake
+    _tags.tag_thread(None)
+    _tags.disable()
+
+
+def test_route_frame_is_named_after_the_route_and_runs_the_function() -> None:
+    frame = _tags.route_frame("GET /items/{id}")
+    assert frame.__code__.co_name == "[GET /items/{id}]"
+    assert frame(lambda a, b=0: a + b, 2, b=3) == 5
+    assert _tags.route_frame("GET /items/{id}") is frame  # one per name
+
+
+def test_local_roots_get_a_profile_id_and_tag_their_thread(native: FakeNative) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(ProfileSpanProcessor())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("GET /orders")
+    child = tracer.start_span("SELECT orders", context=set_span_in_context(root))
+    child.end()
+    root.end()
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    span_id = format(spans["GET /orders"].context.span_id, "016x")
+    assert spans["GET /orders"].attributes["pyroscope.profile.id"] == span_id
+    assert "pyroscope.profile.id" not in spans["SELECT orders"].attributes
+    assert native.calls == [
+        ("add", "span_id", span_id),
+        ("add", "span_name", "GET /orders"),
+        ("remove", "span_id", span_id),
+        ("remove", "span_name", "GET /orders"),
+    ]
+
+
+def test_each_step_is_tagged_with_its_own_task_root(native: FakeNative) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    async def request(name: str) -> None:
+        root = _tags.Root(hash(name) & 0xFFFF, f"GET /{name}")
+        _tags.current_root.set(root)
+        for _ in range(3):
+            tagged = _tags.tagged_root()
+            seen.append((name, tagged.span_name if tagged else None))
+            frame_names = [f.f_code.co_name for f in _frames()]
+            assert f"[GET /{name}]" in frame_names or len(seen) <= 2
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        install_task_factory(asyncio.get_running_loop())
+        install_task_factory(asyncio.get_running_loop())  # idempotent
+        await asyncio.gather(asyncio.create_task(request("a")), asyncio.create_task(request("b")))
+
+    asyncio.run(main())
+    assert all(tag == f"GET /{name}" for name, tag in seen[2:]), seen
+    assert len(seen) == 6
+
+
+def _frames() -> list[types.FrameType]:
+    frame = sys._getframe(1)
+    found = []
+    while frame is not None:
+        found.append(frame)
+        frame = frame.f_back  # type: ignore[assignment]
+    return found
+
+
+def test_tagged_coroutine_is_a_transparent_coroutine() -> None:
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 42
+
+    async def failing() -> None:
+        await asyncio.sleep(0)
+        raise ValueError("boom")
+
+    async def main() -> None:
+        assert await TaggedCoroutine(answer()) == 42
+        with pytest.raises(ValueError, match="boom"):
+            await TaggedCoroutine(failing())
+        wrapped = TaggedCoroutine(answer())
+        assert wrapped.__qualname__.endswith("answer")  # asyncio's repr reads it
+        wrapped.close()
+
+    asyncio.run(main())
+
+
+def test_an_existing_task_factory_is_chained() -> None:
+    created: list[object] = []
+
+    def previous(loop: asyncio.AbstractEventLoop, coroutine: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        created.append(coroutine)
+        return asyncio.Task(coroutine, loop=loop, **kwargs)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(previous)
+        install_task_factory(loop)
+        await asyncio.create_task(asyncio.sleep(0))
+
+    asyncio.run(main())
+    assert created and all(isinstance(c, TaggedCoroutine) for c in created)  # asyncio.run adds its own
+
+
+def test_agent_failures_turn_profiling_off_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger("otelperf")
+    logger.addHandler(caplog.handler)
+    try:
+        settings = load_settings({"OTELPERF_PYROSCOPE_ENDPOINT": "http://127.0.0.1:9"})
+        refusing = types.SimpleNamespace(configure=lambda **kwargs: False)
+        monkeypatch.setitem(sys.modules, "pyroscope", refusing)
+        assert start_profiler(settings, "svc", {}) is None
+        monkeypatch.setitem(sys.modules, "pyroscope", None)  # import fails: unsupported platform
+        assert start_profiler(settings, "svc", {}) is None
+    finally:
+        logger.removeHandler(caplog.handler)
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("the Pyroscope agent refused to start" in m for m in messages)
+    assert any("pyroscope-io cannot be loaded here" in m for m in messages)
+    assert not _tags.active()
