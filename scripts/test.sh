@@ -2,7 +2,7 @@
 # Run the whole test suite on a fresh Debian 12 machine: installs what it needs, then lints,
 # validates the collector configs and runs every test (unit and end to end).
 #
-# Installs (each only when missing): Debian's redis-server and PostgreSQL 15, a virtualenv with
+# Installs (each only when missing): Debian's redis-server, PostgreSQL 15 and Prometheus, a virtualenv with
 # otelperf[test] under $OTELPERF_CACHE_DIR, and the otelperf collector built from
 # collector-config/builder-manifest.yaml (cached there too, rebuilt when the manifest changes).
 set -euo pipefail
@@ -17,12 +17,13 @@ step "system packages"
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql)
+command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 if ((${#missing[@]})); then
   sudo=""; [[ "$(id -u)" == 0 ]] || sudo="sudo"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-  echo "redis-server and PostgreSQL 15 present"
+  echo "redis-server, PostgreSQL 15 and Prometheus present"
 fi
 
 step "python environment"
@@ -52,6 +53,8 @@ for config in collector-config/*.yaml; do
     OTELPERF_TEST_OUT_DIR=/tmp "$collector" validate --config "$config"
   echo "valid: $config"
 done
+
+promtool check config prometheus/prometheus.yml
 
 step "lint"
 ruff check otelperf tests bench

@@ -8,6 +8,7 @@ per line).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -234,6 +235,17 @@ class App:
 
         wait_until(ready, timeout_s, "the app to serve /healthz", interval_s=0.2)
         return self
+
+    def dump_stacks(self) -> str:
+        """Ask the app and its children (workers) for their threads' stacks; return the log."""
+        children = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for pid in [self.process.pid, *map(int, children)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
+        time.sleep(1)
+        return self.log()[-20000:]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -150,12 +150,15 @@ def test_every_worker_profiles_and_the_master_does_not(
         ]
     app = start_profiled_app(service, command=command, port=port)
     workers: set[int] = set()
-    for _ in range(400):
-        workers.add(app.get("/healthz").json()["pid"])
-        app.get("/gamma")
-        if len(workers) == 2:
-            break
-    asyncio.run(_hammer(app.base_url, seconds=3, concurrency=4))
+    try:
+        for _ in range(400):
+            workers.add(app.get("/healthz").json()["pid"])
+            app.get("/gamma")
+            if len(workers) == 2:
+                break
+        asyncio.run(_hammer(app.base_url, seconds=3, concurrency=4))
+    except httpx.TimeoutException:
+        raise AssertionError(f"a request hung; stacks of every process:\n{app.dump_stacks()}") from None
     app.terminate()
     samples = wait_until(
         lambda: [s for s in pyroscope_server.samples() if s.labels.get("service_name") == service], 10, "profiles"
