@@ -78,12 +78,19 @@ async def load(base_url: str, requests: int, concurrency: int) -> float:
     return time.perf_counter() - started
 
 
-def run_variant(profiling: bool, endpoint: str, requests: int, concurrency: int) -> tuple[float, float]:
+VARIANTS = {
+    "off": {},
+    "agent only": {"OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false"},
+    "agent + span attribution": {},
+}
+
+
+def run_variant(variant: str, endpoint: str, requests: int, concurrency: int) -> tuple[float, float]:
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "OTELPERF_"))}
     env.update(OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none", OTEL_SERVICE_NAME="bench-profiling")
-    if profiling:
-        env.update(OTELPERF_PYROSCOPE_ENDPOINT=endpoint)
+    if variant != "off":
+        env.update(OTELPERF_PYROSCOPE_ENDPOINT=endpoint, **VARIANTS[variant])
     command = [
         "taskset",
         "-c",
@@ -124,35 +131,26 @@ def main() -> None:
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
     endpoint = sink()
-    results: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    results: dict[str, list[tuple[float, float]]] = {variant: [] for variant in VARIANTS}
     for round_index in range(args.rounds):
-        for profiling in (False, True):
-            cpu_ms, rps = run_variant(profiling, endpoint, args.requests, args.concurrency)
-            results[profiling].append((cpu_ms, rps))
-            print(
-                f"round {round_index + 1} profiling={'on' if profiling else 'off'}: "
-                f"{cpu_ms:.3f} CPU ms/request, {rps:.0f} req/s",
-                file=sys.stderr,
-            )
-    off_cpu = statistics.median(cpu for cpu, _ in results[False])
-    on_cpu = statistics.median(cpu for cpu, _ in results[True])
-    off_rps = statistics.median(rps for _, rps in results[False])
-    on_rps = statistics.median(rps for _, rps in results[True])
+        for variant in VARIANTS:
+            cpu_ms, rps = run_variant(variant, endpoint, args.requests, args.concurrency)
+            results[variant].append((cpu_ms, rps))
+            print(f"round {round_index + 1} {variant}: {cpu_ms:.3f} CPU ms/request, {rps:.0f} req/s", file=sys.stderr)
+    medians = {
+        variant: (statistics.median(c for c, _ in runs), statistics.median(r for _, r in runs))
+        for variant, runs in results.items()
+    }
+    base_cpu = medians["off"][0]
     header = (
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python {platform.python_version()}: "
         f"demo service pinned to CPU 0, load from CPU 1, {args.concurrency} concurrent clients, "
         f"{args.requests} requests per run, {args.rounds} interleaved rounds, medians; 100 Hz, GIL-only."
     )
-    table = "\n".join(
-        [
-            "| profiling | CPU ms per request | requests/s |",
-            "|---|---:|---:|",
-            f"| off | {off_cpu:.3f} | {off_rps:.0f} |",
-            f"| on | {on_cpu:.3f} | {on_rps:.0f} |",
-            f"| **added by the profiler** | **{(on_cpu - off_cpu) / off_cpu:+.1%}** | "
-            f"{(on_rps - off_rps) / off_rps:+.1%} |",
-        ]
-    )
+    lines = ["| profiling | CPU ms per request | vs off | requests/s |", "|---|---:|---:|---:|"]
+    for variant, (cpu, rps) in medians.items():
+        lines.append(f"| {variant} | {cpu:.3f} | {(cpu - base_cpu) / base_cpu:+.1%} | {rps:.0f} |")
+    table = "\n".join(lines)
     print(header)
     print(table)
     if args.write:

@@ -116,7 +116,7 @@ class Pipeline:
         if settings.profiling_active:
             attributes = self.resource.attributes
             self.profiler = start_profiler(settings, str(attributes.get("service.name")), attributes)
-            if self.profiler is not None:
+            if self.profiler is not None and settings.profiling_span_attribution:
                 _loops.subscribe(install_task_factory)
                 frame_asgi_apps()
         self.tracer_provider = self._build_tracer_provider()
@@ -127,7 +127,7 @@ class Pipeline:
     def _build_tracer_provider(self) -> TracerProvider:
         settings = self.settings
         provider = TracerProvider(resource=self.resource, sampler=build_sampler(settings), shutdown_on_exit=False)
-        if self.profiler is not None:
+        if self.profiler is not None and settings.profiling_span_attribution:
             provider.add_span_processor(ProfileSpanProcessor())
         provider.add_span_processor(SanitizingSpanProcessor())
         provider.add_span_processor(

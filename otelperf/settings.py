@@ -335,6 +335,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Sample only threads holding the GIL (Python code running), not threads waiting on I/O.",
     ),
     SettingSpec(
+        "OTELPERF_PROFILING_SPAN_ATTRIBUTION",
+        "profiling_span_attribution",
+        True,
+        _parse_bool,
+        "Tag samples with the request's `span_id`/`span_name` and run its work under a `[route]` frame "
+        "(per asyncio step and per pool task); `false` keeps the plain agent.",
+    ),
+    SettingSpec(
         "OTELPERF_PROFILING_UPLOAD_INTERVAL",
         "profiling_upload_interval_s",
         10.0,
@@ -390,6 +398,7 @@ class Settings:
     pyroscope_endpoint: str | None = None
     profiling_sample_rate_hz: int = 100
     profiling_gil_only: bool = True
+    profiling_span_attribution: bool = True
     profiling_upload_interval_s: float = 10.0
     redis_url: str | None = None
     database_url: str | None = None
