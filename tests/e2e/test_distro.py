@@ -285,6 +285,13 @@ def _latencies(app: App, count: int) -> list[float]:
     return latencies
 
 
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def test_collector_down_never_hurts_the_app(start_app: StartApp) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     port = free_port()
@@ -303,17 +310,21 @@ def test_collector_down_never_hurts_the_app(start_app: StartApp) -> None:
         OTEL_TRACES_EXPORTER="none",
         OTEL_METRICS_EXPORTER="none",
     ).wait_ready()
-    down, up = [], []
-    for _ in range(5):  # interleaved rounds, so machine noise hits both alike
+    down, up, rss = [], [], []
+    for _ in range(6):  # interleaved rounds, so machine noise hits both alike
         down += _latencies(app, 60)
         up += _latencies(baseline, 60)
+        rss.append(_rss_mib(app.process.pid))
     elapsed = app.terminate()
     baseline.terminate()
     print(
         f"\ncollector down: median {statistics.median(down) * 1000:.2f} ms vs no export "
-        f"{statistics.median(up) * 1000:.2f} ms over {len(down)} requests each; exit took {elapsed:.2f} s"
+        f"{statistics.median(up) * 1000:.2f} ms over {len(down)} requests each; exit took {elapsed:.2f} s; "
+        f"RSS per round {', '.join(f'{value:.1f}' for value in rss)} MiB"
     )
     assert statistics.median(down) <= statistics.median(up) * 1.5 + 0.002
+    # Memory is bounded: once the export queue has filled (first rounds), RSS stops growing.
+    assert rss[-1] - rss[1] < 10, rss
     assert elapsed < 2 + 3, "shutdown is bounded by OTELPERF_SHUTDOWN_TIMEOUT"
     lines = app.otelperf_lines()
     warnings = [line for line in lines if "WARNING" in line]
