@@ -282,6 +282,6 @@ def flamegraph_hint() -> str:
             f"span_id and span_name labels, and a [GET /route] frame)"
         )
     return (
-        "Flamegraphs: profiling is off. Start Pyroscope (docker compose up pyroscope, port 4040) and set "
+        "Flamegraphs: profiling is off. Run a Pyroscope server (it listens on port 4040) and set "
         "OTELPERF_PYROSCOPE_ENDPOINT=http://localhost:4040 to profile the demo."
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.e2e.rig import Collector, collector_binary, free_port, wait_until
+from tests.e2e.rig import App, Collector, collector_binary, free_port, wait_until
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -103,3 +103,14 @@ def postgres_url() -> Iterator[str]:
         capture_output=True,
     )
     shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def launched_apps() -> Iterator[list[App]]:
+    """Apps a test starts; whatever still runs at the end is killed."""
+    apps: list[App] = []
+    yield apps
+    for app in apps:
+        if app.process.poll() is None:
+            app.process.kill()
+            app.process.wait()

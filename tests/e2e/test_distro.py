@@ -25,8 +25,8 @@ StartApp = Callable[..., App]
 
 
 @pytest.fixture
-def start_app(tmp_path: Path, collector: Collector, redis_url: str) -> Iterator[StartApp]:
-    apps: list[App] = []
+def start_app(tmp_path: Path, collector: Collector, redis_url: str, launched_apps: list[App]) -> Iterator[StartApp]:
+    apps = launched_apps
 
     def start(command: list[str], service: str | None, port: int, **env: str) -> App:
         base = {
@@ -42,10 +42,6 @@ def start_app(tmp_path: Path, collector: Collector, redis_url: str) -> Iterator[
         return app
 
     yield start
-    for app in apps:
-        if app.process.poll() is None:
-            app.process.kill()
-            app.process.wait()
 
 
 def unique(prefix: str) -> str:

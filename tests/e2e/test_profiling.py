@@ -31,8 +31,10 @@ def pyroscope_server() -> Iterator[FakePyroscope]:
 
 
 @pytest.fixture
-def start_profiled_app(tmp_path: Path, collector: Collector, pyroscope_server: FakePyroscope) -> Iterator[StartApp]:
-    apps: list[App] = []
+def start_profiled_app(
+    tmp_path: Path, collector: Collector, pyroscope_server: FakePyroscope, launched_apps: list[App]
+) -> Iterator[StartApp]:
+    apps = launched_apps
 
     def start(service: str, command: list[str] | None = None, port: int | None = None, **env: str) -> App:
         port = port or free_port()
@@ -54,10 +56,6 @@ def start_profiled_app(tmp_path: Path, collector: Collector, pyroscope_server: F
         return app
 
     yield start
-    for app in apps:
-        if app.process.poll() is None:
-            app.process.kill()
-            app.process.wait()
 
 
 async def _hammer(base_url: str, seconds: float, concurrency: int = 8) -> int:

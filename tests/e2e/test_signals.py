@@ -19,8 +19,10 @@ StartApp = Callable[..., App]
 
 
 @pytest.fixture
-def start_signals_app(tmp_path: Path, collector: Collector, redis_url: str, postgres_url: str) -> Iterator[StartApp]:
-    apps: list[App] = []
+def start_signals_app(
+    tmp_path: Path, collector: Collector, redis_url: str, postgres_url: str, launched_apps: list[App]
+) -> Iterator[StartApp]:
+    apps = launched_apps
 
     def start(service: str, **env: str) -> App:
         port = free_port()
@@ -39,10 +41,6 @@ def start_signals_app(tmp_path: Path, collector: Collector, redis_url: str, post
         return app
 
     yield start
-    for app in apps:
-        if app.process.poll() is None:
-            app.process.kill()
-            app.process.wait()
 
 
 def latest(points: list[Point]) -> dict[frozenset[tuple[str, Any]], Point]:

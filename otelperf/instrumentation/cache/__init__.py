@@ -56,16 +56,19 @@ def _command(args: tuple[Any, ...]) -> str:
     return text.upper()
 
 
+def _record(instance: Any, args: tuple[Any, ...], reply: Any, started: float, error: Exception | None = None) -> None:
+    if _recorder is not None:
+        _recorder.command(_name(instance), _command(args), args, reply, time.perf_counter() - started, error)
+
+
 def _execute_command(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     started = time.perf_counter()
     try:
         reply = wrapped(*args, **kwargs)
     except Exception as exc:
-        if _recorder is not None:
-            _recorder.command(_name(instance), _command(args), args, None, time.perf_counter() - started, exc)
+        _record(instance, args, None, started, exc)
         raise
-    if _recorder is not None:
-        _recorder.command(_name(instance), _command(args), args, reply, time.perf_counter() - started)
+    _record(instance, args, reply, started)
     return reply
 
 
@@ -74,11 +77,9 @@ async def _execute_command_async(wrapped: Any, instance: Any, args: tuple[Any, .
     try:
         reply = await wrapped(*args, **kwargs)
     except Exception as exc:
-        if _recorder is not None:
-            _recorder.command(_name(instance), _command(args), args, None, time.perf_counter() - started, exc)
+        _record(instance, args, None, started, exc)
         raise
-    if _recorder is not None:
-        _recorder.command(_name(instance), _command(args), args, reply, time.perf_counter() - started)
+    _record(instance, args, reply, started)
     return reply
 
 
