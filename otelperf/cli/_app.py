@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -38,6 +39,26 @@ def settings(
         print(settings_table())
         return
     doctor_command.print_settings()
+
+
+dashboards_app = typer.Typer(help="Grafana dashboards as code.", no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("generate")
+def generate_dashboards(
+    out: Annotated[Path, typer.Option(help="Folder for the dashboard JSON files.")] = Path("grafana/dashboards"),
+) -> None:
+    """Write every dashboard's JSON (needs the `dashboards` extra: grafana-foundation-sdk)."""
+    try:
+        from otelperf.dashboards.build import write_all
+    except ImportError as exc:
+        typer.secho(
+            f"otelperf: {exc.name} is missing; install it with: pip install 'otelperf[dashboards]'", err=True, fg="red"
+        )
+        raise typer.Exit(1) from None
+    for path in write_all(out):
+        typer.echo(str(path))
 
 
 @app.command()

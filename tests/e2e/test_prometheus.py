@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from otelperf.dashboards.catalog import DASHBOARDS
 from otelperf.demo.load import generate_load
 from tests.e2e.rig import REPO, free_port, launch, uvicorn, wait_until
 
@@ -163,6 +164,33 @@ def test_readme_metric_names_have_data_in_prometheus(stack: dict[str, str], tmp_
     ).json()["data"]
     trace_ids = [e["labels"].get("trace_id") for series in exemplars for e in series["exemplars"]]
     assert trace_ids and all(trace_ids), exemplars
+
+    # Every PromQL query of every dashboard returns data for the demo (template variables substituted).
+    executed: list[int] = []
+
+    def empty_queries() -> list[str]:
+        empty = []
+        executed.clear()
+        for spec in DASHBOARDS:
+            for panel in spec.panels:
+                if panel.kind == "flamegraph":
+                    continue  # Pyroscope queries: tests/e2e/test_profiling.py covers the labels they use
+                for dashboard_query in panel.queries:
+                    expr = (
+                        dashboard_query.expr.replace("$service", service)
+                        .replace("$instance", ".*")
+                        .replace("$__rate_interval", "1m")
+                    )
+                    executed.append(1)
+                    if not query(prometheus, expr):
+                        empty.append(f"{spec.uid} / {panel.title}: {expr}")
+        return empty
+
+    try:
+        wait_until(lambda: not empty_queries(), 30, "data for every dashboard query", interval_s=2)
+    except AssertionError:
+        raise AssertionError("dashboard queries without data:\n" + "\n".join(empty_queries())) from None
+    assert len(executed) >= 30, f"only {len(executed)} dashboard queries were executed"
     # The span_metrics connector's RED metrics, with bounded dimensions.
     calls = wait_until(
         lambda: query(prometheus, f'traces_span_metrics_calls_total{{service_name="{service}"}}'),

@@ -1,0 +1,432 @@
+"""The dashboards, as data: every panel's title, unit, description, thresholds and queries.
+
+Queries filter on ``job="$service"`` and ``instance=~"$instance"``: the collector's prometheus
+exporter turns ``service.name`` into ``job`` and ``service.instance.id`` into ``instance``.
+``tests/e2e/test_prometheus.py`` runs every PromQL query here against a real Prometheus fed by
+the demo, so a typo or a renamed metric fails the build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+S = 'job="$service", instance=~"$instance"'
+RATE = "$__rate_interval"
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str = ""
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    title: str
+    description: str
+    unit: str
+    queries: tuple[Query, ...]
+    kind: str = "timeseries"  # timeseries | stat | flamegraph
+    thresholds: tuple[tuple[float, str], ...] = ()
+    width: int = 12
+    exemplars: bool = False
+
+
+@dataclass(frozen=True)
+class DashboardSpec:
+    uid: str
+    title: str
+    description: str
+    panels: tuple[PanelSpec, ...]
+    tags: tuple[str, ...] = field(default=("otelperf",))
+
+
+def _q(expr: str, legend: str = "") -> Query:
+    return Query(expr, legend)
+
+
+def p95(metric: str, by: str = "", selector: str = S) -> str:
+    group = f"le, {by}" if by else "le"
+    return f"histogram_quantile(0.95, sum by ({group}) (rate({metric}_bucket{{{selector}}}[{RATE}])))"
+
+
+HTTP = "http_server_request_duration_seconds"
+DB = "db_client_operation_duration_seconds"
+CACHE = "otelperf_cache_operation_duration_seconds"
+POOL_TASK = "otelperf_worker_pool_task_duration_seconds"
+POOL_WAIT = "otelperf_worker_pool_queue_wait_seconds"
+REQUESTS = f"sum(rate({HTTP}_count{{{S}}}[{RATE}]))"
+ERRORS = f'sum(rate({HTTP}_count{{{S}, http_response_status_code=~"5.."}}[{RATE}]))'
+GREEN, YELLOW, RED = "green", "#EAB839", "red"
+
+OVERVIEW = DashboardSpec(
+    "otelperf-overview",
+    "otelperf / Overview",
+    "Rate, errors and duration of the service, Apdex, and the busiest routes.",
+    (
+        PanelSpec(
+            "Requests per second",
+            "All HTTP requests served.",
+            "reqps",
+            (_q(REQUESTS, "requests/s"),),
+            kind="stat",
+            width=6,
+        ),
+        PanelSpec(
+            "Error ratio",
+            "Share of requests answered with a 5xx status (warn 1 %, bad 5 %).",
+            "percentunit",
+            (_q(f"({ERRORS} or vector(0)) / {REQUESTS}", "errors"),),
+            kind="stat",
+            width=6,
+            thresholds=((0, GREEN), (0.01, YELLOW), (0.05, RED)),
+        ),
+        PanelSpec(
+            "p95 latency",
+            "95th percentile of request duration (target < 100 ms).",
+            "s",
+            (_q(p95(HTTP), "p95"),),
+            kind="stat",
+            width=6,
+            thresholds=((0, GREEN), (0.1, YELLOW), (0.2, RED)),
+        ),
+        PanelSpec(
+            "Apdex (T = 250 ms)",
+            "Satisfied (≤ 250 ms) plus half the tolerating (≤ 1 s) over all requests; T and 4T are bucket "
+            "bounds of the HTTP histogram. ≥ 0.94 excellent, ≥ 0.85 good, ≥ 0.70 fair.",
+            "none",
+            (
+                _q(
+                    f'(sum(rate({HTTP}_bucket{{{S}, le="0.25"}}[{RATE}])) + '
+                    f'sum(rate({HTTP}_bucket{{{S}, le="1.0"}}[{RATE}]))) / 2 / {REQUESTS}',
+                    "apdex",
+                ),
+            ),
+            kind="stat",
+            width=6,
+            thresholds=((0, RED), (0.7, YELLOW), (0.85, GREEN)),
+        ),
+        PanelSpec(
+            "Requests by route",
+            "Request rate per templated route.",
+            "reqps",
+            (_q(f"sum by (http_route) (rate({HTTP}_count{{{S}}}[{RATE}]))", "{{http_route}}"),),
+        ),
+        PanelSpec(
+            "p95 latency by route",
+            "95th percentile per route; exemplars link to traces.",
+            "s",
+            (_q(p95(HTTP, "http_route"), "{{http_route}}"),),
+            exemplars=True,
+        ),
+    ),
+)
+
+HTTP_DASHBOARD = DashboardSpec(
+    "otelperf-http",
+    "otelperf / HTTP",
+    "Server-side HTTP: RED per route and method, in-flight requests, sizes.",
+    (
+        PanelSpec(
+            "Requests by route and status",
+            "Request rate per route and status code.",
+            "reqps",
+            (
+                _q(
+                    f"sum by (http_route, http_response_status_code) (rate({HTTP}_count{{{S}}}[{RATE}]))",
+                    "{{http_route}} {{http_response_status_code}}",
+                ),
+            ),
+        ),
+        PanelSpec(
+            "Latency percentiles",
+            "p50, p95 and p99 of request duration; exemplars link to traces.",
+            "s",
+            tuple(
+                _q(f"histogram_quantile({q}, sum by (le) (rate({HTTP}_bucket{{{S}}}[{RATE}])))", f"p{int(q * 100)}")
+                for q in (0.5, 0.95, 0.99)
+            ),
+            exemplars=True,
+        ),
+        PanelSpec(
+            "Mean latency by route",
+            "Mean request duration per route (alert above 200 ms).",
+            "s",
+            (
+                _q(
+                    f"sum by (http_route) (rate({HTTP}_sum{{{S}}}[{RATE}])) / "
+                    f"sum by (http_route) (rate({HTTP}_count{{{S}}}[{RATE}]))",
+                    "{{http_route}}",
+                ),
+            ),
+            thresholds=((0, GREEN), (0.2, RED)),
+        ),
+        PanelSpec(
+            "Requests in flight",
+            "Requests being served right now.",
+            "short",
+            (_q(f"sum(http_server_active_requests{{{S}}})", "active"),),
+        ),
+        PanelSpec(
+            "Response size p95",
+            "95th percentile of response body size.",
+            "bytes",
+            (_q(p95("http_server_response_body_size_bytes"), "p95"),),
+        ),
+    ),
+)
+
+CACHE_DASHBOARD = DashboardSpec(
+    "otelperf-cache",
+    "otelperf / Cache",
+    "Redis and in-process caches: hit ratio, operations, latency.",
+    (
+        PanelSpec(
+            "Hit ratio by cache",
+            "Hits over hits + misses, per cache system and name (target > 80 %).",
+            "percentunit",
+            (
+                _q(
+                    f"sum by (otelperf_cache_system, otelperf_cache_name) (rate({CACHE}_count{{{S}, "
+                    f'otelperf_cache_result="hit"}}[{RATE}])) / sum by (otelperf_cache_system, otelperf_cache_name) '
+                    f'(rate({CACHE}_count{{{S}, otelperf_cache_result=~"hit|miss"}}[{RATE}]))',
+                    "{{otelperf_cache_system}} {{otelperf_cache_name}}",
+                ),
+            ),
+            thresholds=((0, RED), (0.7, YELLOW), (0.8, GREEN)),
+        ),
+        PanelSpec(
+            "Operations by command",
+            "Cache operations per second, per system and command.",
+            "ops",
+            (
+                _q(
+                    f"sum by (otelperf_cache_system, otelperf_cache_operation) (rate({CACHE}_count{{{S}}}[{RATE}]))",
+                    "{{otelperf_cache_system}} {{otelperf_cache_operation}}",
+                ),
+            ),
+        ),
+        PanelSpec(
+            "Latency p95 by system",
+            "95th percentile of cache operation duration.",
+            "s",
+            (_q(p95(CACHE, "otelperf_cache_system"), "{{otelperf_cache_system}}"),),
+        ),
+    ),
+)
+
+DATABASE_DASHBOARD = DashboardSpec(
+    "otelperf-database",
+    "otelperf / Database",
+    "Statements by operation and table, slow statements, N+1 queries, connection pools.",
+    (
+        PanelSpec(
+            "Statement latency p95",
+            "95th percentile per operation and table.",
+            "s",
+            (_q(p95(DB, "db_operation_name, db_collection_name"), "{{db_operation_name}} {{db_collection_name}}"),),
+            exemplars=True,
+        ),
+        PanelSpec(
+            "Statements per second",
+            "Statements per operation and table.",
+            "ops",
+            (
+                _q(
+                    f"sum by (db_operation_name, db_collection_name) (rate({DB}_count{{{S}}}[{RATE}]))",
+                    "{{db_operation_name}} {{db_collection_name}}",
+                ),
+            ),
+        ),
+        PanelSpec(
+            "Slow statements (> 500 ms)",
+            "Statements slower than 500 ms per second, per table.",
+            "ops",
+            (
+                _q(
+                    f"sum by (db_collection_name) (rate({DB}_count{{{S}}}[{RATE}])) - "
+                    f'sum by (db_collection_name) (rate({DB}_bucket{{{S}, le="0.5"}}[{RATE}]))',
+                    "{{db_collection_name}}",
+                ),
+            ),
+        ),
+        PanelSpec(
+            "N+1 queries",
+            "Requests that ran one statement 5+ times under one parent, per route.",
+            "short",
+            (
+                _q(
+                    f"sum by (http_route, db_collection_name) (increase(otelperf_db_n_plus_one_total{{{S}}}[{RATE}]))",
+                    "{{http_route}} {{db_collection_name}}",
+                ),
+            ),
+        ),
+        PanelSpec(
+            "Pool usage",
+            "Connections in use and the pool's maximum.",
+            "short",
+            (
+                _q(
+                    f"sum by (db_client_connection_pool_name) (db_client_connection_count{{{S}, "
+                    f'db_client_connection_state="used"}})',
+                    "used {{db_client_connection_pool_name}}",
+                ),
+                _q(
+                    f"sum by (db_client_connection_pool_name) (db_client_connection_max{{{S}}})",
+                    "max {{db_client_connection_pool_name}}",
+                ),
+            ),
+        ),
+        PanelSpec(
+            "Pool wait p95 and timeouts",
+            "Time to get a connection, and checkouts that timed out.",
+            "s",
+            (
+                _q(p95("db_client_connection_wait_time_seconds"), "wait p95"),
+                _q(f"sum(rate(db_client_connection_timeouts_total{{{S}}}[{RATE}])) or vector(0)", "timeouts/s"),
+            ),
+        ),
+    ),
+)
+
+WORKER_POOLS_DASHBOARD = DashboardSpec(
+    "otelperf-worker-pools",
+    "otelperf / Worker pools",
+    "Thread and process pools, asyncio's executor and Starlette's threadpool: saturation and throughput.",
+    (
+        PanelSpec(
+            "Utilization",
+            "Active workers over the pool's maximum (alert above 85 %).",
+            "percentunit",
+            (
+                _q(
+                    f"sum by (otelperf_worker_pool_name) (otelperf_worker_pool_workers_active{{{S}}}) / "
+                    f"sum by (otelperf_worker_pool_name) (otelperf_worker_pool_workers_max{{{S}}})",
+                    "{{otelperf_worker_pool_name}}",
+                ),
+            ),
+            thresholds=((0, GREEN), (0.85, RED)),
+        ),
+        PanelSpec(
+            "Queue depth",
+            "Tasks submitted and not started.",
+            "short",
+            (
+                _q(
+                    f"sum by (otelperf_worker_pool_name) (otelperf_worker_pool_queue_depth{{{S}}})",
+                    "{{otelperf_worker_pool_name}}",
+                ),
+            ),
+        ),
+        PanelSpec(
+            "Queue wait p95",
+            "How long tasks waited for a worker.",
+            "s",
+            (_q(p95(POOL_WAIT, "otelperf_worker_pool_name"), "{{otelperf_worker_pool_name}}"),),
+        ),
+        PanelSpec(
+            "Throughput by outcome",
+            "Tasks finished per second: ok, error, cancelled.",
+            "ops",
+            (
+                _q(
+                    f"sum by (otelperf_worker_pool_name, otelperf_worker_pool_outcome) "
+                    f"(rate({POOL_TASK}_count{{{S}}}[{RATE}]))",
+                    "{{otelperf_worker_pool_name}} {{otelperf_worker_pool_outcome}}",
+                ),
+            ),
+        ),
+    ),
+)
+
+RUNTIME_DASHBOARD = DashboardSpec(
+    "otelperf-runtime",
+    "otelperf / Runtime",
+    "CPU, memory against its limit, GC pauses, threads, tasks, event loop.",
+    (
+        PanelSpec(
+            "CPU utilization",
+            "Process CPU over elapsed time and CPUs (alert above 80 %).",
+            "percentunit",
+            (_q(f"process_cpu_utilization_ratio{{{S}}}", "{{instance}}"),),
+            thresholds=((0, GREEN), (0.8, RED)),
+        ),
+        PanelSpec(
+            "Memory against the limit",
+            "Resident memory over the cgroup limit (alert above 85 %).",
+            "percentunit",
+            (
+                _q(
+                    f"process_memory_usage_bytes{{{S}}} / on (job, instance) "
+                    f"otelperf_process_memory_limit_bytes{{{S}}}",
+                    "{{instance}}",
+                ),
+            ),
+            thresholds=((0, GREEN), (0.85, RED)),
+        ),
+        PanelSpec(
+            "GC pause time share",
+            "Seconds per second spent in garbage collection, by generation.",
+            "percentunit",
+            (
+                _q(
+                    f"sum by (cpython_gc_generation) (rate(otelperf_gc_pause_duration_seconds_sum{{{S}}}[{RATE}]))",
+                    "gen {{cpython_gc_generation}}",
+                ),
+            ),
+        ),
+        PanelSpec(
+            "Event-loop lag p99",
+            "Delay before the loop runs a ready callback.",
+            "s",
+            (
+                _q(
+                    f"histogram_quantile(0.99, sum by (le) "
+                    f"(rate(otelperf_asyncio_event_loop_lag_seconds_bucket{{{S}}}[{RATE}])))",
+                    "p99",
+                ),
+            ),
+            thresholds=((0, GREEN), (0.1, RED)),
+        ),
+        PanelSpec(
+            "Threads and tasks",
+            "OS threads and asyncio tasks.",
+            "short",
+            (_q(f"sum(process_thread_count{{{S}}})", "threads"), _q(f"sum(otelperf_asyncio_tasks{{{S}}})", "tasks")),
+        ),
+    ),
+)
+
+PROFILES_DASHBOARD = DashboardSpec(
+    "otelperf-profiles",
+    "otelperf / Profiles",
+    "CPU flamegraphs from Pyroscope for the service, and for one route (span_name).",
+    (
+        PanelSpec(
+            "CPU flamegraph: service",
+            "All CPU samples of the service.",
+            "ns",
+            (_q('{service_name="$service"}'),),
+            kind="flamegraph",
+            width=24,
+        ),
+        PanelSpec(
+            "CPU flamegraph: route",
+            "Samples taken while a request of the route ran (span_name label).",
+            "ns",
+            (_q('{service_name="$service", span_name="$route"}'),),
+            kind="flamegraph",
+            width=24,
+        ),
+    ),
+)
+
+DASHBOARDS = (
+    OVERVIEW,
+    HTTP_DASHBOARD,
+    CACHE_DASHBOARD,
+    DATABASE_DASHBOARD,
+    WORKER_POOLS_DASHBOARD,
+    RUNTIME_DASHBOARD,
+    PROFILES_DASHBOARD,
+)
