@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from _report import replace_block
 from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -316,10 +317,7 @@ def main() -> None:
     print(header)
     print(table)
     if args.write:
-        text = args.write.read_text()
-        begin, end = "<!-- micro:begin -->", "<!-- micro:end -->"
-        start, stop = text.index(begin) + len(begin), text.index(end)
-        args.write.write_text(f"{text[:start]}\n{header}\n\n{table}\n{text[stop:]}")
+        replace_block(args.write, "micro", f"{header}\n\n{table}")
 
 
 if __name__ == "__main__":

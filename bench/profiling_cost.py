@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _report import replace_block
 
 BIN = Path(sys.executable).parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -154,10 +155,7 @@ def main() -> None:
     print(header)
     print(table)
     if args.write:
-        text = args.write.read_text()
-        begin, end = "<!-- profiling-cost:begin -->", "<!-- profiling-cost:end -->"
-        start, stop = text.index(begin) + len(begin), text.index(end)
-        args.write.write_text(f"{text[:start]}\n{header}\n\n{table}\n{text[stop:]}")
+        replace_block(args.write, "profiling-cost", f"{header}\n\n{table}")
 
 
 if __name__ == "__main__":
