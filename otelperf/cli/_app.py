@@ -62,6 +62,16 @@ def generate_dashboards(
 
 
 @app.command()
+def load(
+    url: Annotated[str, typer.Argument(help="Base URL of the demo service.")],
+    duration: Annotated[float, typer.Option(help="Seconds of load; 0 runs until stopped.")] = 60.0,
+    concurrency: Annotated[int, typer.Option(help="Concurrent simulated clients.")] = 4,
+) -> None:
+    """Load a running demo service with realistic traffic (what docker compose's loadgen runs)."""
+    raise typer.Exit(demo_command.run_load(url, duration_s=duration, concurrency=concurrency))
+
+
+@app.command()
 def demo(
     duration: Annotated[float, typer.Option(help="Seconds of load to generate.")] = 20.0,
     concurrency: Annotated[int, typer.Option(help="Concurrent simulated clients.")] = 8,

@@ -118,6 +118,19 @@ def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> i
     return 0 if result.requests and result.errors < result.requests else 1
 
 
+def run_load(base_url: str, duration_s: float = 60.0, concurrency: int = 4) -> int:
+    """Load a running service; ``duration_s`` 0 loops in one-minute rounds until interrupted."""
+    round_s = duration_s or 60.0
+    try:
+        while True:
+            result = asyncio.run(generate_load(base_url.rstrip("/"), round_s, concurrency))
+            console.print(f"{result.requests} requests in {result.duration_s:.0f} s, {result.errors} errors")
+            if duration_s:
+                return 0 if result.requests and result.errors < result.requests else 1
+    except KeyboardInterrupt:
+        return 0
+
+
 def _run_load(base_url: str, duration_s: float, concurrency: int) -> LoadResult:
     columns = (TextColumn("load"), BarColumn(), TextColumn("{task.fields[requests]} requests"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
