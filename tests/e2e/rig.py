@@ -218,8 +218,8 @@ class App:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.base_url + path, timeout=10, **kwargs)
+    def get(self, path: str, timeout: float = 10, **kwargs: Any) -> httpx.Response:
+        return httpx.get(self.base_url + path, timeout=timeout, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.post(self.base_url + path, timeout=10, **kwargs)

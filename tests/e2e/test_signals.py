@@ -188,7 +188,8 @@ def test_cardinality_bomb_stays_bounded(start_signals_app: StartApp, collector: 
     service = f"bomb-{uuid.uuid4().hex[:8]}"
     app = start_signals_app(service, OTELPERF_METRIC_SERIES_LIMIT="50")
     statements = 3000
-    assert app.get(f"/bomb/{statements}").json() == {"failures": statements}
+    # Thousands of failing statements in one request: allow a slow (or busy) machine.
+    assert app.get(f"/bomb/{statements}", timeout=120).json() == {"failures": statements}
     for index in range(300):  # distinct paths (404) and distinct cache keys
         app.get(f"/no/such/path/{index}")
         app.get(f"/cache/bomb-{index}")
