@@ -127,12 +127,15 @@ class QueryListener:
                 # The event record_exception would make, with scrubbed text, formatting the
                 # traceback once (record_exception formats it even when it is then replaced).
                 module = type(error).__module__
-                span.add_event("exception", {
-                    "exception.type": f"{module}.{error_type}" if module != "builtins" else error_type,
-                    "exception.message": scrub_message(str(error)),
-                    "exception.stacktrace": scrub_message("".join(traceback.format_exception(error))),
-                    "exception.escaped": "False",
-                })
+                span.add_event(
+                    "exception",
+                    {
+                        "exception.type": f"{module}.{error_type}" if module != "builtins" else error_type,
+                        "exception.message": scrub_message(str(error)),
+                        "exception.stacktrace": scrub_message("".join(traceback.format_exception(error))),
+                        "exception.escaped": "False",
+                    },
+                )
                 span.set_status(Status(StatusCode.ERROR, scrub_message(f"{error_type}: {error}")[:512]))
             if duration >= self._slow_s:
                 span.add_event(
