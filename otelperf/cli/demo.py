@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from otelperf.cli.doctor import tcp_check
+from otelperf._net import tcp_check
 from otelperf.demo.load import LoadResult, generate_load
 from otelperf.settings import load_settings
 

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.table import Table
 
+from otelperf._net import Check, tcp_check
 from otelperf.settings import SETTINGS, Settings, load_settings
 
 _err = Console(stderr=True)
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    target: str
-    ok: bool
-    detail: str
-
-
-def tcp_check(name: str, url: str, timeout_s: float) -> Check:
-    """Whether something listens at the URL's host and port."""
-    parts = urlsplit(url if "://" in url else f"tcp://{url}")
-    host = parts.hostname or "localhost"
-    port = parts.port or {"http": 80, "https": 443, "redis": 6379, "postgresql": 5432}.get(parts.scheme, 0)
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return Check(name, f"{host}:{port}", True, "answers")
-    except OSError as exc:
-        return Check(name, f"{host}:{port}", False, f"does not answer ({exc.strerror or exc})")
 
 
 def _redis_check(url: str, timeout_s: float) -> Check:

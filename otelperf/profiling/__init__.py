@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otelperf._log import logger
+from otelperf._net import tcp_check
 from otelperf.profiling import _tags
 from otelperf.profiling.processor import ProfileSpanProcessor
 from otelperf.settings import Settings
@@ -50,8 +51,6 @@ def _tags_from(resource_attributes: Any) -> dict[str, str]:
 
 
 def _check_reachable(endpoint: str) -> None:
-    from otelperf.cli.doctor import tcp_check
-
     check = tcp_check("pyroscope", endpoint, 1.0)
     if not check.ok:
         logger.warning(

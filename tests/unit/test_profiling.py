@@ -154,3 +154,16 @@ def test_agent_failures_turn_profiling_off_with_one_line(
     assert any("the Pyroscope agent refused to start" in m for m in messages)
     assert any("pyroscope-io cannot be loaded here" in m for m in messages)
     assert not _tags.active()
+
+
+def test_the_runtime_plugin_does_not_need_the_cli_extra() -> None:
+    """The reachability check runs in user apps: it must not import rich/typer (the cli extra)."""
+    import subprocess
+
+    code = (
+        "import sys; sys.modules['rich'] = None; sys.modules['typer'] = None\n"
+        "from otelperf.profiling import _check_reachable\n"
+        "_check_reachable('http://127.0.0.1:9')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
