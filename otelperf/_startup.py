@@ -68,6 +68,12 @@ def log_startup_summary() -> None:
         logger.debug("startup summary failed", exc_info=True)
 
 
+def disabled_instrumentations() -> set[str]:
+    """Entry-point names in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``."""
+    raw = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+    return {item.strip() for item in raw.split(",") if item.strip()}
+
+
 def _record_skipped_by_the_loader() -> None:
     """Instrumentors the loader skipped for a version conflict never reach the distro: find them."""
     if not STATE.pipeline_wanted:
@@ -75,7 +81,7 @@ def _record_skipped_by_the_loader() -> None:
     from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
     from opentelemetry.util._importlib_metadata import entry_points
 
-    disabled = {item.strip() for item in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    disabled = disabled_instrumentations()
     for entry_point in entry_points(group="opentelemetry_instrumentor"):
         name = entry_point.name
         if name in STATE.instrumentations:

@@ -52,7 +52,7 @@ class OtelperfDistro(BaseDistro):  # type: ignore[misc]
         if not _startup.STATE.pipeline_wanted:
             return
         replacement = REPLACED.get(name)
-        if replacement and replacement not in _disabled_instrumentations():
+        if replacement and replacement not in _startup.disabled_instrumentations():
             _startup.STATE.record(name, f"replaced by {replacement}")
             return
         options = {**INSTRUMENTOR_OPTIONS.get(name, {}), **_settings_options(name), **kwargs}
@@ -80,8 +80,3 @@ def _settings_options(name: str) -> dict[str, Any]:
     if name == "otelperf_runtime":
         return {"event_loop_lag_interval_s": settings.event_loop_lag_interval_s}
     return {}
-
-
-def _disabled_instrumentations() -> set[str]:
-    raw = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
-    return {item.strip() for item in raw.split(",") if item.strip()}
