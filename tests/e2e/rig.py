@@ -84,15 +84,27 @@ class Point:
 
 @dataclass
 class Telemetry:
+    """Reads the collector's JSON-lines files incrementally: each poll parses only what is new.
+
+    The files grow over the whole session; re-parsing them on every poll of ``wait_until``
+    would starve the machine (and the collector) late in the run.
+    """
+
     out_dir: Path
+    _parsed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _offsets: dict[str, int] = field(default_factory=dict)
 
     def _lines(self, name: str) -> Iterator[dict[str, Any]]:
         path = self.out_dir / name
-        if not path.exists():
-            return
-        for line in path.read_text().splitlines():
-            if line.strip():
-                yield json.loads(line)
+        if path.exists():
+            parsed = self._parsed.setdefault(name, [])
+            with path.open("rb") as handle:
+                handle.seek(self._offsets.get(name, 0))
+                chunk = handle.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next poll
+            self._offsets[name] = self._offsets.get(name, 0) + len(complete)
+            parsed.extend(json.loads(line) for line in complete.splitlines() if line.strip())
+        yield from self._parsed.get(name, [])
 
     def spans(self, service: str | None = None) -> list[Span]:
         found = []
@@ -162,6 +174,7 @@ class Collector:
     http_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    _telemetry: Telemetry | None = None
 
     @property
     def endpoint(self) -> str:
@@ -169,7 +182,9 @@ class Collector:
 
     @property
     def telemetry(self) -> Telemetry:
-        return Telemetry(self.out_dir)
+        if self._telemetry is None:
+            self._telemetry = Telemetry(self.out_dir)
+        return self._telemetry
 
     def start(self) -> Collector:
         self.out_dir.mkdir(parents=True, exist_ok=True)
