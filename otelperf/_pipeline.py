@@ -29,6 +29,7 @@ from opentelemetry.sdk.metrics.export import (
     MetricReader,
     PeriodicExportingMetricReader,
 )
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
@@ -40,13 +41,14 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
-from otelperf import _loops
+from otelperf import _loops, semconv
 from otelperf._export import (
     ExportHealth,
     ResilientMetricExporter,
     ResilientSpanExporter,
     silence_exporter_logs,
 )
+from otelperf._local import GaugeHistory
 from otelperf._log import logger
 from otelperf._resource import build_resource
 from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
@@ -105,6 +107,7 @@ class Pipeline:
     tracer_provider: TracerProvider | None = None
     meter_provider: MeterProvider | None = None
     local_reader: InMemoryMetricReader | None = None
+    gauge_history: GaugeHistory | None = None
     profiler: Profiler | None = None
     healths: list[ExportHealth] = field(default_factory=list)
     _shutdown_done: bool = False
@@ -123,6 +126,9 @@ class Pipeline:
         self.meter_provider = self._build_meter_provider()
         trace.set_tracer_provider(self.tracer_provider)
         metrics.set_meter_provider(self.meter_provider)
+        if self.local_reader is not None:
+            self.gauge_history = GaugeHistory(self.local_reader)
+            self.gauge_history.start()
 
     def _build_tracer_provider(self) -> TracerProvider:
         settings = self.settings
@@ -166,7 +172,13 @@ class Pipeline:
         if settings.local_metrics:
             self.local_reader = InMemoryMetricReader(cardinality_limits=limits)
             readers.append(self.local_reader)
-        return MeterProvider(resource=self.resource, metric_readers=readers, shutdown_on_exit=False)
+        views = [
+            View(
+                instrument_name=semconv.HTTP_SERVER_REQUEST_DURATION,
+                aggregation=ExplicitBucketHistogramAggregation(semconv.HTTP_DURATION_BUCKETS_S),
+            )
+        ]
+        return MeterProvider(resource=self.resource, metric_readers=readers, views=views, shutdown_on_exit=False)
 
     def shutdown(self, reason: str) -> None:
         """Flush and stop every provider, giving up after ``OTELPERF_SHUTDOWN_TIMEOUT`` seconds.
@@ -177,6 +189,8 @@ class Pipeline:
         if self._shutdown_done:
             return
         self._shutdown_done = True
+        if self.gauge_history is not None:
+            self.gauge_history.stop()
         budget = self.settings.shutdown_timeout_s
         started = time.monotonic()
         worker = threading.Thread(target=self._shutdown_providers, name="otelperf-shutdown", daemon=True)

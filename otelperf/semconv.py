@@ -92,6 +92,10 @@ FAST_DURATION_BUCKETS_S: Final = (
     1.0,
     2.5,
 )
+# Buckets (seconds) for http.server.request.duration: the semantic conventions' advisory buckets
+# plus 0.4 s, so that Apdex with T = 100 ms (tolerating up to 4T) is exact in PromQL.
+HTTP_DURATION_BUCKETS_S: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+HTTP_SERVER_REQUEST_DURATION: Final = "http.server.request.duration"
 # Buckets (seconds) for tasks run in worker pools.
 TASK_DURATION_BUCKETS_S: Final = (
     0.0005,

@@ -307,6 +307,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Keep a copy of the metrics in-process (`otelperf.local_metrics()`), as the demo does.",
     ),
     SettingSpec(
+        "OTELPERF_RULES_FILE",
+        "rules_file",
+        None,
+        _parse_text,
+        "A YAML rule file applied over the built-in catalog (add, change or disable rules); `--rules` in the CLI.",
+    ),
+    SettingSpec(
         "OTELPERF_PROFILING_ENABLED",
         "profiling_enabled",
         None,
@@ -394,6 +401,7 @@ class Settings:
     n_plus_one_min_duration_s: float = 0.05
     event_loop_lag_interval_s: float = 0.5
     local_metrics: bool = False
+    rules_file: str | None = None
     profiling_enabled: bool | None = None
     pyroscope_endpoint: str | None = None
     profiling_sample_rate_hz: int = 100

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
+from otelperf import semconv
 from otelperf.cli import demo as demo_command
 from otelperf.cli import doctor as doctor_command
+from otelperf.cli import report as report_command
 from otelperf.settings import settings_table
 
 app = typer.Typer(
@@ -59,6 +61,89 @@ def generate_dashboards(
         raise typer.Exit(1) from None
     for path in write_all(out):
         typer.echo(str(path))
+
+
+@app.command()
+def report(  # noqa: PLR0917 - typer options
+    prometheus: Annotated[
+        str, typer.Option(help="Prometheus base URL.", envvar="OTELPERF_PROMETHEUS_URL")
+    ] = "http://127.0.0.1:9090",
+    service: Annotated[
+        str | None, typer.Option(help="service.name (the job label); default: the only service in Prometheus.")
+    ] = None,
+    window: Annotated[str, typer.Option(help="PromQL range to evaluate over (5m, 15m, 1h).")] = "15m",
+    output_format: Annotated[str, typer.Option("--format", help="table, json or markdown.")] = "table",
+    fail_under: Annotated[
+        float | None, typer.Option(help="Exit 1 when the overall score is under this (a CI gate after a load test).")
+    ] = None,
+    rules: Annotated[
+        str | None, typer.Option(help="Rule file applied over the built-in catalog.", envvar="OTELPERF_RULES_FILE")
+    ] = None,
+    pyroscope: Annotated[
+        str | None,
+        typer.Option(help="Pyroscope URL: slow routes name their top functions.", envvar="OTELPERF_PYROSCOPE_ENDPOINT"),
+    ] = None,
+    grafana: Annotated[str, typer.Option(help="Grafana base URL for dashboard links.")] = "",
+) -> None:
+    """Score the service from Prometheus: a grade, category scores and ranked recommendations.
+
+    Exit code 1: the score is under --fail-under; 2: Prometheus or the rule file is unusable.
+    """
+    if output_format not in ("table", "json", "markdown"):
+        typer.secho(f"otelperf report: --format {output_format!r}: use table, json or markdown", err=True, fg="red")
+        raise typer.Exit(2)
+    raise typer.Exit(
+        report_command.run_report(
+            prometheus=prometheus,
+            service=service,
+            window=window,
+            output_format=output_format,
+            fail_under=fail_under,
+            rules_file=rules,
+            pyroscope=pyroscope,
+            grafana=grafana,
+        )
+    )
+
+
+rules_app = typer.Typer(help="The performance rules: list, check, export to Prometheus.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("check")
+def check_rules(
+    rules: Annotated[str | None, typer.Argument(help="Rule file applied over the built-in catalog.")] = None,
+) -> None:
+    """Validate a rule file (every error, with file, rule and field) and list the effective rules."""
+    raise typer.Exit(report_command.run_check(rules))
+
+
+@rules_app.command("export")
+def export_rules(
+    out: Annotated[Path, typer.Option(help="Folder for the rule files.")] = Path("prometheus/rules"),
+    rules: Annotated[
+        str | None, typer.Option(help="Rule file applied over the built-in catalog.", envvar="OTELPERF_RULES_FILE")
+    ] = None,
+    availability_slo: Annotated[float, typer.Option(help="Availability SLO (share of non-5xx).")] = 0.999,
+    latency_slo: Annotated[float, typer.Option(help="Latency SLO (share within the threshold).")] = 0.99,
+    latency_threshold: Annotated[
+        float, typer.Option(help="Latency SLO threshold in seconds (a bucket bound of the HTTP histogram).")
+    ] = 0.25,
+) -> None:
+    """Write Prometheus recording rules (scores) and alerting rules (original alerts, SLO burn rates)."""
+    from otelperf.rules.export import SloTargets
+
+    buckets = semconv.HTTP_DURATION_BUCKETS_S
+    if latency_threshold not in buckets or not (0 < availability_slo < 1 and 0 < latency_slo < 1):
+        typer.secho(
+            "otelperf rules export: SLOs must be between 0 and 1 and --latency-threshold one of "
+            + ", ".join(f"{b:g}" for b in buckets),
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(2)
+    slo = SloTargets(availability=availability_slo, latency=latency_slo, latency_threshold_s=latency_threshold)
+    raise typer.Exit(report_command.run_export(out, rules, slo))
 
 
 @app.command()

@@ -25,6 +25,8 @@ from rich.table import Table
 
 from otelperf._net import tcp_check
 from otelperf.demo.load import LoadResult, generate_load
+from otelperf.rules.render import print_table
+from otelperf.rules.report import Report
 from otelperf.settings import load_settings
 
 console = Console()
@@ -104,6 +106,7 @@ def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> i
         console.print(f"service ready: cache={health['cache']}, database={health['database']}; telemetry {destination}")
         result = _run_load(base_url, duration_s, concurrency)
         server_metrics = httpx.get(f"{base_url}/demo/telemetry", timeout=5.0).json()
+        report = _fetch_report(base_url)
     except RuntimeError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         return 1
@@ -115,7 +118,19 @@ def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> i
             except subprocess.TimeoutExpired:
                 process.kill()
     print_summary(result, server_metrics, log)
+    if report is not None:
+        print_table(report, console)
     return 0 if result.requests and result.errors < result.requests else 1
+
+
+def _fetch_report(base_url: str) -> Report | None:
+    """The service's in-process performance report (``GET /performance/report``)."""
+    try:
+        response = httpx.get(f"{base_url}/performance/report", timeout=30.0)
+        return Report.from_dict(response.json()) if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError) as exc:
+        console.print(f"[yellow]no performance report:[/yellow] {exc}")
+        return None
 
 
 def run_load(base_url: str, duration_s: float = 60.0, concurrency: int = 4) -> int:

@@ -8,6 +8,12 @@ It exercises every kind of activity otelperf observes, on embedded defaults:
   runs in its own thread pool.
 
 Run it under otelperf: ``opentelemetry-instrument uvicorn otelperf.demo.app:app``.
+
+``DEMO_PROBLEMS`` (comma-separated) injects the problems the performance rules must find:
+``n_plus_one`` (categories load their items one by one), ``slow_query`` (categories run an
+unindexed cross join), ``cold_cache`` (cache keys never repeat), ``saturated_pool`` (one worker
+for the report pool, each task waiting on a slow downstream call) and ``blocking_coroutine``
+(the async report endpoint sleeps synchronously on the event loop).
 """
 
 from __future__ import annotations
@@ -24,14 +30,19 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from fastapi import FastAPI, HTTPException
-from sqlalchemy import ForeignKey, String, create_engine, func, select
+from sqlalchemy import ForeignKey, String, create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import otelperf
 from otelperf.instrumentation.cache.memory import MeteredCache
+from otelperf.rules.router import performance_router
 
 CATALOGUE_SIZE = 500
+PROBLEMS = frozenset(filter(None, (p.strip() for p in os.environ.get("DEMO_PROBLEMS", "").split(","))))
+KNOWN_PROBLEMS = frozenset({"n_plus_one", "slow_query", "cold_cache", "saturated_pool", "blocking_coroutine"})
+if PROBLEMS - KNOWN_PROBLEMS:
+    raise SystemExit(f"DEMO_PROBLEMS: unknown {sorted(PROBLEMS - KNOWN_PROBLEMS)}; known: {sorted(KNOWN_PROBLEMS)}")
 
 
 class Base(DeclarativeBase):
@@ -131,11 +142,19 @@ def _seed(engine: Engine) -> None:
         session.commit()
 
 
+def _sqlite_wal(connection: Any, _record: Any) -> None:
+    connection.execute("PRAGMA journal_mode=WAL")
+
+
 class Shop:
     def __init__(self) -> None:
         self.engine = create_engine(_database_url(), pool_size=5, max_overflow=5)
+        if self.engine.dialect.name == "sqlite":
+            # WAL: a commit does not wait for readers (a long SELECT would otherwise hold every writer).
+            event.listen(self.engine, "connect", _sqlite_wal)
         self.cache = _connect_cache()
-        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="demo-cpu")
+        workers = 1 if "saturated_pool" in PROBLEMS else 4
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-cpu")
 
 
 @asynccontextmanager
@@ -149,6 +168,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="otelperf demo shop", lifespan=lifespan)
+app.include_router(performance_router())
 
 
 def _shop() -> Shop:
@@ -171,6 +191,8 @@ async def get_item(item_id: int) -> dict[str, Any]:
     """Cache-aside read: the cache first, the database on a miss."""
     current = _shop()
     key = f"item:{item_id}"
+    if "cold_cache" in PROBLEMS:
+        key = f"item:{item_id}:{time.monotonic_ns()}"  # a key that changes every call: never a hit
     cached = current.cache.get(key)
     if cached is not None:
         name, price, category = cached.split("|")
@@ -186,10 +208,22 @@ async def get_item(item_id: int) -> dict[str, Any]:
 def list_category(category: str, limit: int = 20) -> dict[str, Any]:
     """A sync endpoint: Starlette runs it in its thread pool."""
     with Session(_shop().engine) as session:
+        if "slow_query" in PROBLEMS:
+            session.execute(_SLOW_QUERY, {"category": category}).scalar()
         rows = session.execute(
             select(Item.id, Item.name).where(Item.category == category).order_by(Item.price_cents).limit(limit)
         ).all()
+        if "n_plus_one" in PROBLEMS:
+            ids = session.execute(select(Item.id).where(Item.category == category).limit(limit)).scalars().all()
+            rows = [session.execute(select(Item.id, Item.name).where(Item.id == i)).one() for i in ids]
     return {"category": category, "items": [{"id": row.id, "name": row.name} for row in rows]}
+
+
+# A cross join with a LIKE on every pair: no index can help (about 2 million comparisons).
+_SLOW_QUERY = text(
+    "SELECT count(*) FROM items AS a, items AS b, (SELECT id FROM items WHERE id <= 8) AS c "
+    "WHERE a.category = :category AND a.name LIKE '%' || b.category || '%'"
+)
 
 
 @app.post("/orders")
@@ -208,6 +242,8 @@ async def create_order(item_id: int, quantity: int = 1) -> dict[str, Any]:
 
 
 def _price_digest(seed: int, rounds: int) -> str:
+    if "saturated_pool" in PROBLEMS:
+        time.sleep(0.15)  # a slow downstream call made from the pool's only worker
     digest = str(seed).encode()
     for _ in range(rounds):
         digest = hashlib.sha256(digest).digest()
@@ -220,6 +256,9 @@ async def category_report(category: str) -> dict[str, Any]:
     current = _shop()
     with Session(current.engine) as session:
         total = session.scalar(select(func.sum(Item.price_cents)).where(Item.category == category)) or 0
+    if "blocking_coroutine" in PROBLEMS:
+        time.sleep(0.3)  # a synchronous call inside a coroutine: the whole event loop waits
+        return {"category": category, "total_cents": total, "digest": _price_digest(total, 2_000)}
     loop = asyncio.get_running_loop()
     digest = await loop.run_in_executor(current.pool, _price_digest, total, 2_000)
     return {"category": category, "total_cents": total, "digest": digest}

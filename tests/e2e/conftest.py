@@ -9,10 +9,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
-from tests.e2e.rig import App, Collector, collector_binary, free_port, wait_until
+from tests.e2e.rig import REPO, App, Collector, collector_binary, free_port, wait_until
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -114,3 +115,74 @@ def launched_apps() -> Iterator[list[App]]:
         if app.process.poll() is None:
             app.process.kill()
             app.process.wait()
+
+
+@pytest.fixture(scope="session")
+def prometheus_stack(tmp_path_factory: pytest.TempPathFactory, collector_bin: str) -> Iterator[dict[str, str]]:
+    """The production collector config (loopback ports) and a real Prometheus scraping it every
+    second, with otelperf's committed recording and alerting rules evaluated every second."""
+    tmp_path = tmp_path_factory.mktemp("prometheus-stack")
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for rule_file in (REPO / "prometheus" / "rules").glob("*.yml"):
+        shutil.copy(rule_file, rules / rule_file.name)
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        pytest.fail("prometheus is not installed: run .ci/run (apt-get install prometheus)")
+    ports = {name: free_port() for name in ("grpc", "http", "health", "exporter", "self", "prometheus")}
+    env = {
+        **os.environ,
+        "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['grpc']}",
+        "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['http']}",
+        "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['health']}",
+        "OTELCOL_PROMETHEUS_ENDPOINT": f"127.0.0.1:{ports['exporter']}",
+        "OTELCOL_SELF_METRICS_HOST": "127.0.0.1",
+        "OTELCOL_SELF_METRICS_PORT": str(ports["self"]),
+        "TEMPO_OTLP_ENDPOINT": f"127.0.0.1:{free_port()}",  # no Tempo here: traces are dropped
+    }
+    processes = [
+        subprocess.Popen(
+            [collector_bin, "--config", str(REPO / "collector-config" / "otelcol.yaml")],
+            env=env,
+            stdout=(tmp_path / "collector.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+    ]
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        (REPO / "prometheus" / "prometheus.yml")
+        .read_text()
+        .replace("scrape_interval: 15s", "scrape_interval: 1s")
+        .replace("evaluation_interval: 15s", "evaluation_interval: 1s")
+        .replace("otel-collector:8889", f"127.0.0.1:{ports['exporter']}")
+        .replace("otel-collector:8888", f"127.0.0.1:{ports['self']}")
+        .replace("/etc/prometheus/rules/*.yml", str(tmp_path / "rules" / "*.yml"))
+    )
+    processes.append(
+        subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+                "--enable-feature=exemplar-storage",
+            ],
+            stdout=(tmp_path / "prometheus.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+    )
+
+    def ready() -> bool:
+        try:
+            return (
+                httpx.get(f"http://127.0.0.1:{ports['prometheus']}/-/ready", timeout=1).status_code == 200
+                and httpx.get(f"http://127.0.0.1:{ports['health']}/", timeout=1).status_code == 200
+            )
+        except httpx.HTTPError:
+            return False
+
+    wait_until(ready, 30, "the collector and Prometheus")
+    yield {"otlp": f"http://127.0.0.1:{ports['grpc']}", "prometheus": f"http://127.0.0.1:{ports['prometheus']}"}
+    for process in processes:
+        process.terminate()
+        process.wait(10)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import json
+import re
 import threading
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,9 +133,54 @@ def decode_push(body: bytes) -> list[Sample]:
     return samples
 
 
+_MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def select(samples: list[Sample], query: str) -> list[Sample]:
+    """The samples a Pyroscope query selects (``type{label="v", label=~"re"}``; CPU samples only)."""
+    selector = query[query.index("{") + 1 : query.rindex("}")] if "{" in query else ""
+    matchers = [(name, op, value.encode().decode("unicode_escape")) for name, op, value in _MATCHER.findall(selector)]
+
+    def matches(sample: Sample) -> bool:
+        for name, op, value in matchers:
+            actual = sample.labels.get(name, "")
+            if (op == "=" and actual != value) or (op == "!=" and actual == value):
+                return False
+            if op == "=~" and not re.fullmatch(value, actual):
+                return False
+        return True
+
+    return [sample for sample in samples if matches(sample)]
+
+
+def flamebearer(samples: list[Sample]) -> dict[str, Any]:
+    """Pyroscope's render format for ``samples``: one path per sample under ``total`` (unmerged,
+    which the format allows), each level a list of [x delta, total, self, name index]."""
+    names = ["total"]
+    index = {"total": 0}
+    total = sum(sample.value for sample in samples)
+    levels: list[list[int]] = [[0, total, 0, 0]]
+    ends: list[int] = [total]  # where the previous node of each level ended
+    x = 0
+    for sample in samples:
+        path = list(reversed(sample.stack))  # root first
+        for depth, name in enumerate(path, start=1):
+            if name not in index:
+                index[name] = len(names)
+                names.append(name)
+            if len(levels) <= depth:
+                levels.append([])
+                ends.append(0)
+            leaf = depth == len(path)
+            levels[depth] += [x - ends[depth], sample.value, sample.value if leaf else 0, index[name]]
+            ends[depth] = x + sample.value
+        x += sample.value
+    return {"names": names, "levels": levels, "numTicks": total, "maxSelf": max((s.value for s in samples), default=0)}
+
+
 @dataclass
 class FakePyroscope:
-    """Accepts pushes on 127.0.0.1 and keeps them decoded."""
+    """Accepts pushes on 127.0.0.1 and keeps them; answers ``/pyroscope/render`` queries from them."""
 
     pushes: list[tuple[str, bytes]] = field(default_factory=list)
     server: http.server.ThreadingHTTPServer | None = None
@@ -153,6 +201,20 @@ class FakePyroscope:
                 self.send_header("Content-Type", "application/proto")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            def do_GET(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                if url.path != "/pyroscope/render":
+                    self.send_error(404)
+                    return
+                query = urllib.parse.parse_qs(url.query).get("query", [""])[0]
+                samples = [sample for path, body in list(pushes) for sample in decode_push(body)]
+                payload = json.dumps({"flamebearer": flamebearer(select(samples, query))}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             def log_message(self, *args: Any) -> None:
                 return None

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from otelperf.rules import Rule, build_report, load_rules
+from otelperf.rules.pyroscope import PyroscopeProfiles
 from tests.e2e.pyroscope_fake import FakePyroscope, Sample
 from tests.e2e.rig import BIN, App, Collector, free_port, launch, uvicorn, wait_until
 
@@ -173,3 +175,47 @@ def test_unreachable_pyroscope_is_one_line_and_the_app_runs(start_profiled_app: 
     app.terminate()
     lines = [line for line in app.otelperf_lines() if "Pyroscope" in line]
     assert len(lines) == 1 and "does not answer" in lines[0] and "app is not affected" in lines[0], lines
+
+
+class _SlowEpsilon:
+    """A metrics source in which ``/epsilon`` is slow: the report then asks Pyroscope why."""
+
+    def describe(self) -> str:
+        return "synthetic"
+
+    def evaluate(self, rule: Rule, by: tuple[str, ...]) -> dict[tuple[str, ...], float]:
+        if rule.id != "http-latency-p95":
+            return {}
+        return {("/epsilon",): 0.9} if by else {(): 0.9}
+
+
+def test_slow_route_recommendation_names_its_top_functions_from_pyroscope(
+    start_profiled_app: StartApp, pyroscope_server: FakePyroscope
+) -> None:
+    service = f"profiled-report-{uuid.uuid4().hex[:8]}"
+    app = start_profiled_app(service)
+
+    async def load() -> None:
+        async with httpx.AsyncClient(base_url=app.base_url, timeout=30) as http:
+            for _ in range(40):
+                await asyncio.gather(http.get("/epsilon"), http.get("/alpha"))
+
+    asyncio.run(load())
+    app.terminate()
+    wait_until(
+        lambda: [s for s in pyroscope_server.samples() if s.labels.get("service_name") == service], 10, "profiles"
+    )
+    profiles = PyroscopeProfiles(pyroscope_server.endpoint, window="15m")
+    query, epsilon = profiles.top_functions(service, "/epsilon")
+    _, alpha = profiles.top_functions(service, "/alpha")
+    print(f"\n{query}: {epsilon}\n/alpha: {alpha}")
+    assert 'span_name=~"[A-Z]+ /epsilon"' in query
+    assert epsilon and epsilon[0][0] == "hot_epsilon" and epsilon[0][1] > 0.5, epsilon
+    assert alpha and alpha[0][0] == "_spin", alpha
+
+    report = build_report(load_rules(), _SlowEpsilon(), service=service, profiles=profiles)
+    first = report.ranked()[0]
+    assert first.id == "http-latency-p95" and first.evidence["worst"] == "/epsilon"
+    assert first.top_functions[0]["function"] == "hot_epsilon"
+    assert "Top self-time functions there: hot_epsilon (" in (first.recommendation or "")
+    assert first.links["profile_query"] == query

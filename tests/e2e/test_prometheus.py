@@ -9,15 +9,10 @@ column must then have data, except those the demo cannot exercise (listed with t
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from otelperf.dashboards.catalog import DASHBOARDS
 from otelperf.demo.load import generate_load
@@ -45,69 +40,6 @@ def readme_prometheus_names() -> list[tuple[str, bool]]:
     return names
 
 
-@pytest.fixture
-def stack(tmp_path: Path, collector_bin: str) -> Iterator[dict[str, str]]:
-    prometheus = shutil.which("prometheus")
-    if prometheus is None:
-        pytest.fail("prometheus is not installed: run .ci/run (apt-get install prometheus)")
-    ports = {name: free_port() for name in ("grpc", "http", "health", "exporter", "self", "prometheus")}
-    env = {
-        **os.environ,
-        "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['grpc']}",
-        "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['http']}",
-        "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['health']}",
-        "OTELCOL_PROMETHEUS_ENDPOINT": f"127.0.0.1:{ports['exporter']}",
-        "OTELCOL_SELF_METRICS_HOST": "127.0.0.1",
-        "OTELCOL_SELF_METRICS_PORT": str(ports["self"]),
-        "TEMPO_OTLP_ENDPOINT": f"127.0.0.1:{free_port()}",  # no Tempo here: traces are dropped
-    }
-    processes = [
-        subprocess.Popen(
-            [collector_bin, "--config", str(REPO / "collector-config" / "otelcol.yaml")],
-            env=env,
-            stdout=(tmp_path / "collector.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-    ]
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        (REPO / "prometheus" / "prometheus.yml")
-        .read_text()
-        .replace("scrape_interval: 15s", "scrape_interval: 1s")
-        .replace("otel-collector:8889", f"127.0.0.1:{ports['exporter']}")
-        .replace("otel-collector:8888", f"127.0.0.1:{ports['self']}")
-        .replace("/etc/prometheus/rules/*.yml", str(tmp_path / "rules" / "*.yml"))
-    )
-    processes.append(
-        subprocess.Popen(
-            [
-                prometheus,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
-                "--enable-feature=exemplar-storage",
-            ],
-            stdout=(tmp_path / "prometheus.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-    )
-
-    def ready() -> bool:
-        try:
-            return (
-                httpx.get(f"http://127.0.0.1:{ports['prometheus']}/-/ready", timeout=1).status_code == 200
-                and httpx.get(f"http://127.0.0.1:{ports['health']}/", timeout=1).status_code == 200
-            )
-        except httpx.HTTPError:
-            return False
-
-    wait_until(ready, 30, "the collector and Prometheus")
-    yield {"otlp": f"http://127.0.0.1:{ports['grpc']}", "prometheus": f"http://127.0.0.1:{ports['prometheus']}"}
-    for process in processes:
-        process.terminate()
-        process.wait(10)
-
-
 def query(prometheus: str, expression: str) -> list[dict[str, object]]:
     response = httpx.get(f"{prometheus}/api/v1/query", params={"query": expression}, timeout=10).json()
     assert response["status"] == "success", response
@@ -115,7 +47,9 @@ def query(prometheus: str, expression: str) -> list[dict[str, object]]:
     return result
 
 
-def test_readme_metric_names_have_data_in_prometheus(stack: dict[str, str], tmp_path: Path, redis_url: str) -> None:
+def test_readme_metric_names_have_data_in_prometheus(
+    prometheus_stack: dict[str, str], tmp_path: Path, redis_url: str
+) -> None:
     service = "prometheus-proof"
     port = free_port()
     app = launch(
@@ -124,7 +58,7 @@ def test_readme_metric_names_have_data_in_prometheus(stack: dict[str, str], tmp_
         port=port,
         env={
             "OTEL_SERVICE_NAME": service,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": stack["otlp"],
+            "OTEL_EXPORTER_OTLP_ENDPOINT": prometheus_stack["otlp"],
             "OTEL_METRIC_EXPORT_INTERVAL": "1000",
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "REDIS_URL": redis_url,
@@ -134,7 +68,7 @@ def test_readme_metric_names_have_data_in_prometheus(stack: dict[str, str], tmp_
         },
     ).wait_ready()
     asyncio.run(generate_load(app.base_url, duration_s=6, concurrency=4))
-    prometheus = stack["prometheus"]
+    prometheus = prometheus_stack["prometheus"]
     names = readme_prometheus_names()
     assert len(names) >= 20, names
 

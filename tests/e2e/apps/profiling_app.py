@@ -47,6 +47,19 @@ def hot_delta() -> int:
     return _spin(120_000)
 
 
+def hot_epsilon(rounds: int = 150_000) -> int:
+    """Spins in its own frame: the top self-time function of ``/epsilon``."""
+    total = 0
+    for value in range(rounds):
+        total += value % 7
+    return total
+
+
+@app.get("/epsilon")
+def epsilon() -> dict[str, Any]:
+    return {"total": hot_epsilon()}
+
+
 @app.get("/healthz")
 async def healthz() -> dict[str, Any]:
     return {"ok": True, "pid": os.getpid()}

@@ -1,0 +1,238 @@
+"""Evaluates rules on the in-process metrics (``otelperf.local_metrics()``), without Prometheus.
+
+The same measurement definitions as ``promql``, computed the way Prometheus computes them:
+``histogram_quantile``'s interpolation inside the bucket, Apdex from the T and 4T buckets, ratios
+of rates, gauges averaged over their samples, trends as a least-squares slope (``deriv``).
+Counters and histograms are cumulative: with a ``baseline`` (the first gauge sample's copy, a few
+seconds after start) the rates cover the time since then, as Prometheus' ``rate()`` covers the time
+since its first scrape; without one, the process's lifetime. Gauges cover the samples of the window
+that ``GaugeHistory`` kept.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from otelperf._local import Snapshot
+from otelperf.rules.model import Measure, Rule, Term
+
+__all__ = ["LocalSource", "MeasureError", "bucket_quantile"]
+
+Group = tuple[str, ...]
+
+
+class MeasureError(ValueError):
+    """The measurement cannot be taken as defined (say, Apdex T is not a bucket bound)."""
+
+
+class LocalSource:
+    """Rule values from one process's metric points and gauge samples."""
+
+    def __init__(
+        self,
+        points: Sequence[dict[str, Any]],
+        history: Sequence[Snapshot] = (),
+        *,
+        baseline: Sequence[dict[str, Any]] = (),
+        window_s: float | None = None,
+    ) -> None:
+        self.points = (
+            [_since(point, baseline_by_key) for point in points]
+            if (baseline_by_key := {_key(point): point for point in baseline})
+            else list(points)
+        )
+        now = time.time()
+        self.history = [sample for sample in history if window_s is None or sample[0] >= now - window_s]
+
+    def describe(self) -> str:
+        return "in-process metrics"
+
+    def evaluate(self, rule: Rule, by: tuple[str, ...]) -> dict[Group, float]:
+        measure = rule.measure
+        if measure.kind == "promql":
+            raise MeasureError("a raw PromQL rule can only be evaluated by Prometheus")
+        if measure.kind == "quantile":
+            return {
+                group: value
+                for group, (bounds, counts) in self._histograms(measure.metric, measure.where, by).items()
+                if not math.isnan(value := bucket_quantile(measure.quantile, bounds, counts))
+            }
+        if measure.kind == "apdex":
+            return self._apdex(measure, by)
+        if measure.kind == "ratio":
+            return self._ratio(measure, by)
+        return self._trend(measure, by)
+
+    def _matching(self, metric: str, where: tuple[tuple[str, str], ...]) -> Iterable[dict[str, Any]]:
+        patterns = [(attribute, re.compile(pattern)) for attribute, pattern in where]
+        for point in self.points:
+            if point["name"] != metric:
+                continue
+            attributes = point["attributes"]
+            if all(pattern.fullmatch(str(attributes.get(name, ""))) for name, pattern in patterns):
+                yield point
+
+    def _histograms(
+        self, metric: str, where: tuple[tuple[str, str], ...], by: tuple[str, ...]
+    ) -> dict[Group, tuple[list[float], list[int]]]:
+        merged: dict[Group, tuple[list[float], list[int]]] = {}
+        for point in self._matching(metric, where):
+            group = _group(point["attributes"], by)
+            bounds, counts = point["explicit_bounds"], point["bucket_counts"]
+            if group not in merged:
+                merged[group] = (list(bounds), list(counts))
+            elif merged[group][0] == list(bounds):
+                merged[group] = (bounds, [a + b for a, b in zip(merged[group][1], counts, strict=True)])
+        return merged
+
+    def _apdex(self, measure: Measure, by: tuple[str, ...]) -> dict[Group, float]:
+        values: dict[Group, float] = {}
+        for group, (bounds, counts) in self._histograms(measure.metric, measure.where, by).items():
+            total = sum(counts)
+            if not total:
+                continue
+            satisfied = _cumulative(bounds, counts, measure.apdex_t)
+            tolerating = _cumulative(bounds, counts, 4 * measure.apdex_t)
+            values[group] = (satisfied + tolerating) / 2 / total
+        return values
+
+    def _ratio(self, measure: Measure, by: tuple[str, ...]) -> dict[Group, float]:
+        assert measure.numerator is not None
+        numerator = self._term(measure.numerator, by)
+        if measure.denominator is None:
+            return numerator
+        denominator = self._term(measure.denominator, by)
+        values: dict[Group, float] = {}
+        for group, below in denominator.items():
+            above = numerator.get(group, 0.0 if measure.missing_numerator_is_zero else math.nan)
+            if below and not math.isnan(above):
+                values[group] = above / below
+        return values
+
+    def _term(self, term: Term, by: tuple[str, ...]) -> dict[Group, float]:
+        if term.field == "gauge":
+            return self._gauge_mean(term, by)
+        per_group: dict[Group, list[float]] = defaultdict(list)
+        for point in self._matching(term.metric, term.where):
+            elapsed = max(point["time"] - point["start"], 1e-9)
+            total = point["count"] if term.field == "count" else point["sum"] if term.field == "sum" else point["value"]
+            per_group[_group(point["attributes"], by)].append(total / elapsed)
+        return {group: _aggregate(term.aggregation, rates) for group, rates in per_group.items()}
+
+    def _gauge_mean(self, term: Term, by: tuple[str, ...]) -> dict[Group, float]:
+        series = self._gauge_series(term.metric, term.where, by, term.aggregation)
+        if not series:  # no sample yet: the current values
+            current: dict[Group, list[float]] = defaultdict(list)
+            for point in self._matching(term.metric, term.where):
+                current[_group(point["attributes"], by)].append(float(point["value"]))
+            return {group: _aggregate(term.aggregation, values) for group, values in current.items()}
+        return {group: sum(v for _, v in samples) / len(samples) for group, samples in series.items()}
+
+    def _gauge_series(
+        self, metric: str, where: tuple[tuple[str, str], ...], by: tuple[str, ...], aggregation: str = "sum"
+    ) -> dict[Group, list[tuple[float, float]]]:
+        patterns = [(attribute, re.compile(pattern)) for attribute, pattern in where]
+        series: dict[Group, list[tuple[float, float]]] = defaultdict(list)
+        for at, values in self.history:
+            per_group: dict[Group, list[float]] = defaultdict(list)
+            for (name, attributes), value in values.items():
+                attribute_map = dict(attributes)
+                if name == metric and all(p.fullmatch(str(attribute_map.get(a, ""))) for a, p in patterns):
+                    per_group[_group(attribute_map, by)].append(value)
+            for group, group_values in per_group.items():
+                series[group].append((at, _aggregate(aggregation, group_values)))
+        return series
+
+    def _trend(self, measure: Measure, by: tuple[str, ...]) -> dict[Group, float]:
+        values: dict[Group, float] = {}
+        for group, samples in self._gauge_series(measure.metric, measure.where, by).items():
+            if len(samples) < 2 or samples[-1][0] - samples[0][0] < measure.min_history_s:
+                continue
+            slope = _slope(samples) * 3600
+            if measure.relative:
+                mean = sum(v for _, v in samples) / len(samples)
+                if not mean:
+                    continue
+                slope /= mean
+            values[group] = slope
+        return values
+
+
+def bucket_quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) -> float:
+    """Prometheus' ``histogram_quantile`` for one classic histogram (``counts`` per bucket, the
+    last one for +Inf): linear interpolation inside the bucket holding the rank."""
+    cumulative: list[float] = []
+    running = 0.0
+    for count in counts:
+        running += count
+        cumulative.append(running)
+    if len(cumulative) < 2 or not cumulative[-1]:
+        return math.nan
+    rank = q * cumulative[-1]
+    index = next(i for i, total in enumerate(cumulative) if total >= rank)
+    if index == len(cumulative) - 1:
+        return float(bounds[-1])
+    if index == 0 and bounds[0] <= 0:
+        return float(bounds[0])
+    start, end, in_bucket = 0.0, float(bounds[index]), cumulative[index]
+    if index > 0:
+        start = float(bounds[index - 1])
+        in_bucket -= cumulative[index - 1]
+        rank -= cumulative[index - 1]
+    return start + (end - start) * (rank / in_bucket)
+
+
+def _cumulative(bounds: Sequence[float], counts: Sequence[int], le: float) -> int:
+    if not any(math.isclose(bound, le, rel_tol=1e-9) for bound in bounds):
+        raise MeasureError(f"{le:g} s is not a bucket bound of the histogram ({', '.join(f'{b:g}' for b in bounds)})")
+    return sum(count for bound, count in zip(bounds, counts, strict=False) if bound <= le * (1 + 1e-9))
+
+
+def _slope(samples: Sequence[tuple[float, float]]) -> float:
+    n = len(samples)
+    mean_t = sum(t for t, _ in samples) / n
+    mean_v = sum(v for _, v in samples) / n
+    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    return sum((t - mean_t) * (v - mean_v) for t, v in samples) / spread if spread else 0.0
+
+
+def _key(point: dict[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    return point["name"], tuple(sorted(point["attributes"].items()))
+
+
+def _since(
+    point: dict[str, Any], baseline: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, Any]]
+) -> dict[str, Any]:
+    """A cumulative point minus its baseline copy: what happened since the baseline was taken."""
+    before = baseline.get(_key(point))
+    if before is None or point["kind"] == "gauge" or before["time"] >= point["time"]:
+        return point
+    after = dict(point, start=before["time"])
+    if point["kind"] == "histogram":
+        if before["explicit_bounds"] != point["explicit_bounds"]:
+            return point
+        after.update(
+            count=point["count"] - before["count"],
+            sum=point["sum"] - before["sum"],
+            bucket_counts=[a - b for a, b in zip(point["bucket_counts"], before["bucket_counts"], strict=True)],
+        )
+    else:
+        after["value"] = point["value"] - before["value"]
+    return after
+
+
+def _group(attributes: dict[str, Any], by: tuple[str, ...]) -> Group:
+    return tuple(str(attributes.get(attribute, "")) for attribute in by)
+
+
+def _aggregate(aggregation: str, values: Sequence[float]) -> float:
+    if aggregation == "avg":
+        return sum(values) / len(values)
+    if aggregation == "max":
+        return max(values)
+    return sum(values)

@@ -1,0 +1,76 @@
+"""The report for people: a rich table on the terminal, or Markdown for a CI summary."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from otelperf.rules.report import Report
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["print_table", "to_markdown"]
+
+_STYLE = {"good": "green", "warn": "yellow", "bad": "red", "insufficient_data": "dim", "error": "magenta"}
+
+
+def _headline(report: Report) -> str:
+    if report.score is None:
+        return f"{report.service}: insufficient data for a score ({report.source})"
+    return f"{report.service}: score {report.score:.1f}/100, grade {report.grade} ({report.source})"
+
+
+def print_table(report: Report, console: Console) -> None:
+    from rich.table import Table  # the CLI extra; the in-process router needs only Markdown
+
+    console.print(f"[bold]{_headline(report)}[/bold]")
+    categories = Table(title="Categories", title_justify="left")
+    for column in ("category", "score", "grade"):
+        categories.add_column(column)
+    for name, entry in report.categories.items():
+        categories.add_row(
+            name, "insufficient data" if entry["score"] is None else f"{entry['score']:.1f}", entry["grade"] or "-"
+        )
+    console.print(categories)
+    rules = Table(title="Rules", title_justify="left")
+    for column in ("rule", "value", "score", "status"):
+        rules.add_column(column)
+    for result in report.rules:
+        style = _STYLE.get(result.status, "")
+        shown = "-" if result.score is None else f"{result.score:.0f}"
+        rules.add_row(result.id, result.value_text, shown, f"[{style}]{result.status}[/{style}]")
+    console.print(rules)
+    ranked = report.ranked()
+    if not ranked:
+        console.print("[green]No recommendations: every rule with data is within its targets.[/green]")
+        return
+    recommendations = Table(title="Recommendations, most important first", title_justify="left", show_lines=True)
+    for column in ("#", "rule", "gain", "recommendation"):
+        recommendations.add_column(column, overflow="fold")
+    for rank, result in enumerate(ranked, 1):
+        style = _STYLE[result.status]
+        recommendations.add_row(
+            str(rank),
+            f"[{style}]{result.id}[/{style}]",
+            f"+{result.estimated_gain:.1f}",
+            result.recommendation or "",
+        )
+    console.print(recommendations)
+
+
+def to_markdown(report: Report) -> str:
+    lines = [f"## {_headline(report)}", "", "| category | score | grade |", "|---|---:|---|"]
+    for name, entry in report.categories.items():
+        shown = "insufficient data" if entry["score"] is None else f"{entry['score']:.1f}"
+        lines.append(f"| {name} | {shown} | {entry['grade'] or '-'} |")
+    lines += ["", "| rule | value | score | status |", "|---|---:|---:|---|"]
+    for result in report.rules:
+        shown = "-" if result.score is None else f"{result.score:.0f}"
+        lines.append(f"| `{result.id}` | {result.value_text} | {shown} | {result.status} |")
+    lines += ["", "### Recommendations", ""]
+    ranked = report.ranked()
+    lines += [
+        f"{rank}. **{result.id}** ({result.status}, +{result.estimated_gain:.1f} points): {result.recommendation}"
+        for rank, result in enumerate(ranked, 1)
+    ] or ["None: every rule with data is within its targets."]
+    return "\n".join(lines) + "\n"
