@@ -113,9 +113,10 @@ app.add_typer(rules_app, name="rules")
 @rules_app.command("check")
 def check_rules(
     rules: Annotated[str | None, typer.Argument(help="Rule file applied over the built-in catalog.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the catalog table of docs/rules.md.")] = False,
 ) -> None:
     """Validate a rule file (every error, with file, rule and field) and list the effective rules."""
-    raise typer.Exit(report_command.run_check(rules))
+    raise typer.Exit(report_command.run_check(rules, markdown=markdown))
 
 
 @rules_app.command("export")

@@ -19,10 +19,10 @@ from otelperf.rules.export import SloTargets, write_rule_files
 from otelperf.rules.model import RuleError
 from otelperf.rules.prometheus import PrometheusSource, SourceUnavailable
 from otelperf.rules.pyroscope import PyroscopeProfiles
-from otelperf.rules.render import print_table, to_markdown
+from otelperf.rules.render import catalog_markdown, print_table, to_markdown
 from otelperf.rules.report import build_report
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped
 
 
 def run_report(
@@ -75,12 +75,15 @@ def run_export(out: Path, rules_file: str | None, slo: SloTargets) -> int:
     return 0
 
 
-def run_check(rules_file: str | None) -> int:
+def run_check(rules_file: str | None, *, markdown: bool = False) -> int:
     try:
         rules = load_rules(rules_file)
     except RuleError as exc:
         stderr.print(f"[red]invalid rules[/red]\n{exc}", highlight=False)
         return 2
+    if markdown:
+        sys.stdout.write(catalog_markdown(rules))
+        return 0
     for rule in rules:
         print(f"{rule.id:28} {rule.category:13} w={rule.weight:g} p={rule.priority}  {rule.title}  [{rule.source}]")
     return 0

@@ -136,16 +136,21 @@ def _parse_file(text: str, source: str, base: Mapping[str, dict[str, Any]]) -> l
 def _build_rule(raw: dict[str, Any], errors: _Errors, source: str) -> Rule | None:
     rule_id: str = raw["id"]
     before = len(errors.messages)
+    for key in raw.keys() - _RULE_KEYS.keys():
+        errors.add(rule_id, key, f"unknown key (known: {', '.join(sorted(_RULE_KEYS))})")
+    unusable = False  # a missing or mistyped field: the checks below would trip over it
     for key, value in raw.items():
         expected = _RULE_KEYS.get(key)
-        if expected is None:
-            errors.add(rule_id, key, f"unknown key (known: {', '.join(sorted(_RULE_KEYS))})")
-        elif not isinstance(value, expected) or (expected == (int, float) and isinstance(value, bool)):
+        if expected is not None and (
+            not isinstance(value, expected) or (expected == (int, float) and isinstance(value, bool))
+        ):
             errors.add(rule_id, key, f"expected {_type_name(expected)}, got {type(value).__name__}")
+            unusable = True
     for key in _REQUIRED:
         if key not in raw:
             errors.add(rule_id, key, "required")
-    if len(errors.messages) > before:
+            unusable = True
+    if unusable:
         return None
     if raw["category"] not in CATEGORIES:
         errors.add(rule_id, "category", f"{raw['category']!r} is not one of {', '.join(CATEGORIES)}")

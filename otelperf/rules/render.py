@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from otelperf.rules.report import Report
+from otelperf.rules.model import CATEGORIES, Rule
+from otelperf.rules.report import Report, format_value
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["print_table", "to_markdown"]
+__all__ = ["catalog_markdown", "print_table", "to_markdown"]
 
 _STYLE = {"good": "green", "warn": "yellow", "bad": "red", "insufficient_data": "dim", "error": "magenta"}
 
@@ -74,3 +75,23 @@ def to_markdown(report: Report) -> str:
         for rank, result in enumerate(ranked, 1)
     ] or ["None: every rule with data is within its targets."]
     return "\n".join(lines) + "\n"
+
+
+def catalog_markdown(rules: list[Rule]) -> str:
+    """The rule catalog as a Markdown table (``docs/rules.md`` embeds it; a test keeps it current)."""
+    lines = [
+        "| rule | category | measures | good / warn / bad | weight | priority |",
+        "|---|---|---|---|---:|---:|",
+    ]
+    for rule in sorted(rules, key=lambda r: CATEGORIES.index(r.category)):
+        t = rule.thresholds
+        levels = " / ".join(_threshold_text(rule, value) for value in (t.good, t.warn, t.bad))
+        lines.append(
+            f"| `{rule.id}` | {rule.category} | {rule.title}: {' '.join(rule.why.split())} | {levels} "
+            f"| {rule.weight:g} | {rule.priority} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _threshold_text(rule: Rule, value: float) -> str:
+    return format_value(rule, value)

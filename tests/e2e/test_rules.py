@@ -11,7 +11,9 @@ agree with Prometheus on the same run, and the committed recording rules must gi
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from otelperf.demo.load import generate_load
 from otelperf.rules import build_report, load_rules
 from otelperf.rules.prometheus import PrometheusSource
 from otelperf.rules.report import Report
-from tests.e2e.rig import App, free_port, launch, uvicorn, wait_until
+from tests.e2e.rig import BIN, App, free_port, launch, uvicorn, wait_until
 
 LOAD_S = 10.0
 
@@ -83,6 +85,11 @@ def prometheus_report(stack: dict[str, str], service: str, app: App) -> Report:
     return build_report(load_rules(), source, service=service)
 
 
+def cli_report(stack: dict[str, str], service: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(BIN / "otelperf"), "report", "--prometheus", stack["prometheus"], "--service", service]
+    return subprocess.run([*command, "--window", "1m", *args], capture_output=True, text=True, timeout=60, check=False)
+
+
 def _points(app: App) -> list[dict[str, Any]]:
     points: list[dict[str, Any]] = app.get("/demo/telemetry").json()
     return points
@@ -112,6 +119,11 @@ def test_injected_problem_ranks_first_with_its_evidence(
         assert evidence in first.evidence["worst"], first.evidence
         assert evidence in first.recommendation, first.recommendation
     assert report.grade is not None and not report.grade.startswith("A"), report.grade
+    if problem == "cold_cache":  # the CLI as a CI gate after a load test: under the bar, exit 1
+        gate = cli_report(prometheus_stack, service, "--format", "json", "--fail-under", "80")
+        assert gate.returncode == 1, gate.stderr
+        assert json.loads(gate.stdout)["recommendations"][0] == "cache-hit-ratio"
+        assert "is under --fail-under 80" in gate.stderr
     app.terminate()
 
 
@@ -157,6 +169,9 @@ def test_healthy_demo_grades_a_and_the_in_process_report_agrees(
     recorded_score = float(recorded[0]["value"][1])
     print(f"recorded score (5m windows): {recorded_score:.1f}")
     assert recorded_score >= 85, recorded_score
+    gate = cli_report(prometheus_stack, service, "--format", "markdown", "--fail-under", "85")
+    assert gate.returncode == 0, gate.stderr
+    assert gate.stdout.startswith(f"## {service}: score ") and "| latency |" in gate.stdout
     app.terminate()
 
 
