@@ -4,7 +4,7 @@ The report (JSON schema ``otelperf.report/v1``, documented in ``docs/rules.md``)
 score and grade, a score per category, every rule's value, status and evidence, and the ranked
 recommendations. Ranking: ``bad`` before ``warn``; then the rule's priority (causes such as an
 N+1 pattern or a blocked event loop come before symptoms such as p95 latency); then the estimated
-gain in overall score if the rule were fixed.
+gain in overall score if the rule were fixed; then how far past ``bad`` the value is.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def build_report(
             result.estimated_gain = round((100.0 - result.score) * result.weight / total_weight, 1)
     ranked = sorted(
         (result for result in results if result.status in _SEVERITY),
-        key=lambda result: (-_SEVERITY[result.status], result.priority, -result.estimated_gain, result.id),
+        key=lambda r: (-_SEVERITY[r.status], r.priority, -r.estimated_gain, -_overshoot(r), r.id),
     )
     if profiles is not None:
         for result, rule in ((result, next(r for r in rules if r.id == result.id)) for result in ranked):
@@ -184,6 +184,15 @@ def _evaluate(rule: Rule, source: Source, service: str, grafana_url: str) -> Rul
             title=rule.title,
         )
     return result
+
+
+def _overshoot(result: RuleResult) -> float:
+    """How far past ``bad`` the value is, in units of the warn-to-bad distance: orders rules whose
+    scores (and so gains) have both bottomed out at 0."""
+    if result.value is None:
+        return 0.0
+    warn, bad = result.thresholds["warn"], result.thresholds["bad"]
+    return (result.value - bad) / (bad - warn)
 
 
 def _attach_profile(result: RuleResult, rule: Rule, service: str, profiles: ProfileLookup) -> None:

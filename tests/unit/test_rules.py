@@ -16,7 +16,7 @@ from otelperf.rules.local import LocalSource, bucket_quantile
 from otelperf.rules.model import CATEGORIES, Rule, RuleError, Thresholds
 from otelperf.rules.prometheus import PrometheusSource, SourceUnavailable
 from otelperf.rules.pyroscope import self_time_by_function
-from otelperf.rules.report import Report
+from otelperf.rules.report import Report, RuleResult
 from otelperf.rules.scoring import grade, overall_score, score, status
 
 REPO = Path(__file__).resolve().parents[2]
@@ -250,3 +250,23 @@ def test_self_time_is_summed_per_function_from_a_flamebearer() -> None:
     # total(10) -> main(10) -> [GET /x](10) -> work(7, self 6) -> parse(1, self 1); route frame self 3
     levels = [[0, 10, 0, 0], [0, 10, 0, 1], [0, 10, 3, 2], [0, 7, 6, 3], [0, 1, 1, 4]]
     assert self_time_by_function(names, levels) == [("work", 0.6), ("parse", 0.1)]
+
+
+def test_rules_that_both_bottomed_out_rank_by_how_far_past_bad_they_are() -> None:
+    """A cache at 57 % (1.3 warn-to-bad steps past bad) and statements at 1.67 s p95 (3.9 steps):
+    both score 0 with the same weight and priority, so the statements rank first."""
+    now = time.time()
+    points = [
+        histogram(HTTP, {0.05: 100}, 100, **{"http.route": "/x"}),
+        histogram("db.client.operation.duration", {2.5: 100}, 100, **{"db.operation.name": "SELECT"}),
+        {**histogram("otelperf.cache.operation.duration", {}, 57, **{"otelperf.cache.result": "hit"}), "time": now},
+        {**histogram("otelperf.cache.operation.duration", {}, 43, **{"otelperf.cache.result": "miss"}), "time": now},
+    ]
+    report = build_report(load_rules(), LocalSource(points), service="shop")
+    ranked = report.ranked()
+    assert [r.id for r in ranked[:2]] == ["db-slow-queries", "cache-hit-ratio"], ranking_text(ranked)
+    assert ranked[0].score == ranked[1].score == 0 and ranked[0].estimated_gain == ranked[1].estimated_gain
+
+
+def ranking_text(ranked: list[RuleResult]) -> str:
+    return "; ".join(f"{r.id} {r.value_text} {r.score}" for r in ranked)
