@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr
 
 from otelperf import _startup
 from otelperf._replacements import REPLACED
+from otelperf.urltext import SENSITIVE_HEADERS
 
 __all__ = ["ENV_DEFAULTS", "OtelperfDistro"]
 
@@ -32,6 +33,9 @@ ENV_DEFAULTS: dict[str, str] = {
     "OTEL_METRICS_EXEMPLAR_FILTER": "trace_based",
     # Not otelperf's to load: the SDK's own logging handler would duplicate application logs.
     "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "false",
+    # Should a user capture headers, contrib redacts credentials itself (the sanitizing processor
+    # redacts them again, whatever this is set to).
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS": ",".join(SENSITIVE_HEADERS),
 }
 
 INSTRUMENTOR_OPTIONS: dict[str, dict[str, Any]] = {

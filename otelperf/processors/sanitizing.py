@@ -1,4 +1,4 @@
-"""Last line of defence: no SQL literal or bound value leaves the process in a span.
+"""Last line of defence: no SQL literal, bound value or credential leaves the process in a span.
 
 otelperf's own instrumentors already record literal-free statements. This processor covers what
 others record, at ``on_end``, before the span reaches the export processor:
@@ -6,7 +6,10 @@ others record, at ``on_end``, before the span reaches the export processor:
 - ``db.query.text`` / ``db.statement`` attributes from any instrumentation;
 - ``exception`` events (``exception.message`` and ``exception.stacktrace``), where drivers and
   SQLAlchemy put the statement and its parameter values;
-- the span status description, which several instrumentations fill with ``str(exc)``.
+- the span status description, which several instrumentations fill with ``str(exc)``;
+- URLs and query strings (``url.query``, ``url.full``, ...): parameter values and userinfo dropped;
+- captured credential headers (``http.request.header.authorization``, cookies, ``set-cookie``,
+  anything named like a token, secret, password or session): the value becomes ``[REDACTED]``.
 
 It must be registered before the export processor. Spans with none of these are left untouched
 after three cheap checks (the common case costs well under a microsecond).
@@ -18,12 +21,15 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status
+from opentelemetry.util.types import AttributeValue
 
 from otelperf.processors._attributes import attribute_dict
 from otelperf.semconv import STATEMENT_ATTRIBUTES
 from otelperf.sqltext import sanitize_sql, scrub_message
+from otelperf.urltext import URL_ATTRIBUTES, is_sensitive_header_attribute, redact_query, redact_url
 
 _EXCEPTION_TEXT = ("exception.message", "exception.stacktrace")
+_REDACTED = ("[REDACTED]",)
 
 
 class SanitizingSpanProcessor(SpanProcessor):
@@ -45,13 +51,22 @@ class SanitizingSpanProcessor(SpanProcessor):
         attributes = span._attributes
         if attributes:
             values = attribute_dict(span)
-            replacements = {}
+            replacements: dict[str, AttributeValue] = {}
             for key in STATEMENT_ATTRIBUTES:
                 value = values.get(key)
                 if isinstance(value, str):
                     clean = sanitize_sql(value)
                     if clean != value:
                         replacements[key] = clean
+            for key in URL_ATTRIBUTES:
+                value = values.get(key)
+                if isinstance(value, str):
+                    clean = redact_query(value) if key == "url.query" else redact_url(value)
+                    if clean != value:
+                        replacements[key] = clean
+            for key in values:
+                if is_sensitive_header_attribute(key):
+                    replacements[key] = _REDACTED
             if replacements:
                 merged = dict(attributes)
                 merged.update(replacements)

@@ -50,3 +50,32 @@ def test_clean_spans_are_untouched() -> None:
         pass
     (exported,) = exporter.get_finished_spans()
     assert dict(exported.attributes) == {"db.statement": "GET ?"}
+
+
+def test_url_values_userinfo_and_credential_headers_are_redacted() -> None:
+    exporter = InMemorySpanExporter()
+    tracer = provider_with(exporter).get_tracer("t")
+    attributes = {
+        "url.query": "token=abc123&page=2",
+        "url.full": "https://bob:hunter2@api.example.com/v1/x?sig=zzz#frag",
+        "http.target": "/login?password=pw",
+        "http.request.header.authorization": ("Bearer abc123",),
+        "http.request.header.cookie": ("session=abc123",),
+        "http.request.header.x_session_id": ("abc123",),
+        "http.response.header.set_cookie": ("session=abc123; HttpOnly",),
+        "http.request.header.accept": ("application/json",),
+        "http.route": "/login",
+    }
+    with tracer.start_as_current_span("GET /login", attributes=attributes):
+        pass
+    (exported,) = exporter.get_finished_spans()
+    clean = dict(exported.attributes)
+    assert clean["url.query"] == "token=?&page=?"
+    assert clean["url.full"] == "https://api.example.com/v1/x?sig=?#?"
+    assert clean["http.target"] == "/login?password=?"
+    for header in ("authorization", "cookie", "x_session_id"):
+        assert clean[f"http.request.header.{header}"] == ("[REDACTED]",)
+    assert clean["http.response.header.set_cookie"] == ("[REDACTED]",)
+    assert clean["http.request.header.accept"] == ("application/json",)
+    assert clean["http.route"] == "/login"
+    assert "abc123" not in str(clean) and "hunter2" not in str(clean) and "zzz" not in str(clean)

@@ -10,12 +10,16 @@ import tempfile
 from typing import Any
 
 import redis
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select, text
 
 SECRET_EMAIL = "alice.secret@example.com"
 SECRET_VALUE = "cache-value-s3cr3t"
 SECRET_LITERAL = "literal-s3cr3t"
+SECRET_BEARER = "bearer-s3cr3t"
+SECRET_COOKIE_IN = "cookie-in-s3cr3t"
+SECRET_COOKIE_OUT = "cookie-out-s3cr3t"
+SECRET_QUERY = "query-s3cr3t"
 
 metadata = MetaData()
 users = Table("probe_users", metadata, Column("id", Integer, primary_key=True), Column("email", String(120)))
@@ -66,3 +70,10 @@ async def duplicate_user() -> dict[str, Any]:
     with engine.begin() as connection:
         connection.execute(insert(users).values(id=1, email=SECRET_EMAIL))
     return {"unreachable": True}
+
+
+@app.get("/login")
+async def login(request: Request, response: Response, token: str = "", page: int = 1) -> dict[str, Any]:
+    """Credentials in a header, a cookie and the query string; a session cookie in the answer."""
+    response.set_cookie("session", SECRET_COOKIE_OUT, httponly=True)
+    return {"authorized": bool(request.headers.get("authorization")), "token_given": bool(token), "page": page}

@@ -1,4 +1,5 @@
-"""Fixtures for the real services of the end-to-end tests (started here, stopped at the end)."""
+"""Fixtures for the real services of the end-to-end, reliability and security tests (started here,
+stopped at the end); ``tests/conftest.py`` registers this module as a plugin."""
 
 from __future__ import annotations
 
@@ -16,12 +17,6 @@ import redis
 from tests.e2e.rig import REPO, App, Collector, collector_binary, free_port, wait_until
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "e2e" in str(item.fspath):
-            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
