@@ -3,11 +3,13 @@ stopped at the end); ``tests/conftest.py`` registers this module as a plugin."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,8 +34,9 @@ def collector(collector_bin: str, tmp_path_factory: pytest.TempPathFactory) -> I
     instance.stop()
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+@contextlib.contextmanager
+def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A throwaway redis-server on a loopback port: (URL, process)."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: run .ci/run (or apt-get install redis-server)")
@@ -51,18 +54,39 @@ def redis_url() -> Iterator[str]:
         except redis.ConnectionError:
             return False
 
-    wait_until(answers, 15, "redis-server")
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(10)
+    try:
+        wait_until(answers, 15, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0", process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as (url, _):
+        yield url
 
 
 def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+@dataclass
+class PostgresCluster:
+    url: str
+    data: Path
+
+    def stop(self) -> None:
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data / "db"), "-m", "immediate", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+
+
+@contextlib.contextmanager
+def postgres_cluster() -> Iterator[PostgresCluster]:
     """A throwaway PostgreSQL 15 cluster on a loopback port (initdb + pg_ctl)."""
     if not (PG_BIN / "initdb").exists():
         pytest.fail("PostgreSQL 15 is not installed: run .ci/run (or apt-get install postgresql)")
@@ -92,13 +116,18 @@ def postgres_url() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    subprocess.run(
-        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"]),
-        check=False,
-        capture_output=True,
-    )
-    shutil.rmtree(data, ignore_errors=True)
+    cluster = PostgresCluster(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", data)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_cluster() as cluster:
+        yield cluster.url
 
 
 @pytest.fixture
