@@ -128,9 +128,9 @@ def test_samples_are_attributed_to_their_own_route_and_linked_to_spans(
     assert any("profiles -> pyroscope" in line for line in app.otelperf_lines())
 
 
-@pytest.mark.parametrize("server", ["uvicorn", "gunicorn-preload"])
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn", "gunicorn-preload"])
 def test_every_worker_profiles_and_the_master_does_not(
-    start_profiled_app: StartApp, pyroscope_server: FakePyroscope, server: str
+    start_profiled_app: StartApp, pyroscope_server: FakePyroscope, collector: Collector, server: str
 ) -> None:
     service = f"profiled-workers-{uuid.uuid4().hex[:8]}"
     port = free_port()
@@ -143,7 +143,7 @@ def test_every_worker_profiles_and_the_master_does_not(
             "uvicorn.workers.UvicornWorker",
             "-w",
             "2",
-            "--preload",
+            *(["--preload"] if server == "gunicorn-preload" else []),
             "-b",
             f"127.0.0.1:{port}",
             "profiling_app:app",
@@ -165,6 +165,25 @@ def test_every_worker_profiles_and_the_master_does_not(
     )
     pids = {int(s.labels["pid"]) for s in samples}
     assert pids == workers, f"profiles from {pids}, workers {workers}, master {app.process.pid}"
+    # Traces and metrics too: from each worker, never from the master.
+    telemetry = collector.telemetry
+    traced = wait_until(
+        lambda: (
+            {s.resource["process.pid"] for s in telemetry.spans(service)} >= workers
+            and {s.resource["process.pid"] for s in telemetry.spans(service)}
+        ),
+        15,
+        "spans from every worker",
+    )
+    measured = wait_until(
+        lambda: (
+            {p.resource["process.pid"] for p in telemetry.points(service)} >= workers
+            and {p.resource["process.pid"] for p in telemetry.points(service)}
+        ),
+        15,
+        "metrics from every worker",
+    )
+    assert traced == measured == workers, (traced, measured, workers, app.process.pid)
 
 
 def test_unreachable_pyroscope_is_one_line_and_the_app_runs(start_profiled_app: StartApp) -> None:

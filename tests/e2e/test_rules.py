@@ -180,6 +180,9 @@ def _tolerance(rule_id: str, value: float) -> float:
     (the baseline of rate()), and gauges are averaged over different samples."""
     if rule_id in ("process-cpu",):
         return 0.25
+    if rule_id in ("event-loop-lag", "worker-pool-queue-wait"):
+        # p99 / p95 of a few dozen probes or tasks: one sample moves it a whole bucket.
+        return max(0.03, abs(value) * 0.5)
     if rule_id in ("process-memory", "gc-pause-share", "worker-pool-utilization"):
         return max(0.02, abs(value) * 0.5)
     if rule_id in ("http-apdex", "cache-hit-ratio", "http-error-ratio", "db-n-plus-one", "db-pool-timeouts"):

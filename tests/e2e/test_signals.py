@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.rig import App, Collector, Point, Telemetry, free_port, launch, uvicorn, wait_until
@@ -188,10 +189,14 @@ def test_metrics_count_every_operation_under_sampling(start_signals_app: StartAp
 def test_cardinality_bomb_stays_bounded(start_signals_app: StartApp, collector: Collector) -> None:
     service = f"bomb-{uuid.uuid4().hex[:8]}"
     app = start_signals_app(service, OTELPERF_METRIC_SERIES_LIMIT="50")
-    statements = 1000  # 20 times the limit of 50
-    # A thousand failing statements in one request: allow a slow (or busy) machine.
+    statements = 1000  # 20 times the limit of 50 (tests/reliability bombs 100 000 in-process)
+    # A thousand failing statements in one request: about 3 s here; allow a slow (or busy) machine.
     started = time.monotonic()
-    assert app.get(f"/bomb/{statements}", timeout=120).json() == {"failures": statements}
+    try:
+        answer = app.get(f"/bomb/{statements}", timeout=120).json()
+    except httpx.TimeoutException:
+        raise AssertionError(f"/bomb hung; every thread's stack:\n{app.dump_stacks()}") from None
+    assert answer == {"failures": statements}
     bomb_s = time.monotonic() - started
     for index in range(300):  # distinct paths (404) and distinct cache keys
         app.get(f"/no/such/path/{index}")

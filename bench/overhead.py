@@ -1,0 +1,357 @@
+"""What observability costs the app: otelperf against upstream OpenTelemetry and ddtrace.
+
+One endpoint (``bench/overhead_app.py``: Redis cache-aside, a SQLAlchemy query, a thread-pool
+CPU task) on one uvicorn worker pinned to CPU 0; load, Redis, the collector and the sinks on CPU 1.
+Variants run interleaved (A B C ... A B C ...) for several rounds; the table gives medians and
+ratios to the uninstrumented app:
+
+- closed loop (8 clients as fast as the app answers): requests/s, p50/p99, CPU ms per request, RSS;
+- fixed rate (open loop, 50 % of the uninstrumented app's capacity in round one): p50/p99.
+
+Upstream (``opentelemetry-distro`` with the contrib FastAPI, Redis and SQLAlchemy
+instrumentations, OTLP to a local collector) and ddtrace run from their own virtualenvs under
+``~/.cache/otelperf/bench`` (SQLAlchemy < 2.1 there, the range the contrib instrumentation accepts).
+
+    python bench/overhead.py [--rounds 3] [--requests 2000] [--write docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import http.server
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from _report import replace_block
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CACHE = Path.home() / ".cache" / "otelperf" / "bench"
+TICKS = os.sysconf("SC_CLK_TCK")
+DEAD = "http://127.0.0.1:9"  # nothing listens: the collector-down variant
+APP_REQUIREMENTS = ["fastapi>=0.115", "uvicorn>=0.30", "redis>=5", "httpx>=0.27"]
+UPSTREAM = [
+    *APP_REQUIREMENTS,
+    "sqlalchemy>=2.0,<2.1",
+    "opentelemetry-distro==0.66b1",
+    "opentelemetry-exporter-otlp-proto-grpc==1.45.1",
+    "opentelemetry-instrumentation-fastapi==0.66b1",
+    "opentelemetry-instrumentation-redis==0.66b1",
+    "opentelemetry-instrumentation-sqlalchemy==0.66b1",
+]
+DDTRACE = [*APP_REQUIREMENTS, "sqlalchemy>=2.0,<2.1", "ddtrace==4.16.0"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def venv(name: str, requirements: list[str]) -> Path:
+    """A virtualenv with ``requirements``, cached by their hash; returns its bin folder."""
+    digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:12]
+    folder = CACHE / f"{name}-{digest}"
+    if not (folder / ".complete").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+        subprocess.run([str(folder / "bin" / "pip"), "install", "-q", *requirements], check=True)
+        (folder / ".complete").touch()
+    return folder / "bin"
+
+
+def sink() -> str:
+    """An HTTP endpoint that accepts anything (Pyroscope pushes, the Datadog agent API) and drops it."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _drop(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_PUT = do_GET = _drop
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+def start_collector(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    binary = subprocess.run(
+        ["bash", str(REPO / "collector-config" / "build.sh")], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    port = free_port()
+    config = work / "collector.yaml"
+    config.write_text(
+        f"""receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{port}
+processors:
+  batch: {{}}
+exporters:
+  file:
+    path: /dev/null
+service:
+  telemetry:
+    logs:
+      level: error
+    metrics:
+      level: none
+  pipelines:
+    traces: {{receivers: [otlp], processors: [batch], exporters: [file]}}
+    metrics: {{receivers: [otlp], processors: [batch], exporters: [file]}}
+"""
+    )
+    process = subprocess.Popen(
+        ["taskset", "-c", "1", binary, "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    time.sleep(2)
+    return process, f"http://127.0.0.1:{port}"
+
+
+@dataclass
+class Variant:
+    name: str
+    bin: Path
+    launcher: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float
+    rss_mib: float
+    fixed_p50_ms: float = 0.0
+    fixed_p99_ms: float = 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    sent = 0
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal sent
+        while sent < requests:
+            sent += 1
+            started = time.perf_counter()
+            (await http.get(f"/work/{sent}")).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies
+
+
+async def fixed_rate(base_url: str, rate: float, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
+
+        async def one(index: int) -> None:
+            started = time.perf_counter()
+            (await http.get(f"/work/{index}")).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+
+        tasks = []
+        begin = time.perf_counter()
+        for index in range(int(rate * seconds)):
+            delay = begin + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(index)))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "OTELPERF_", "DD_"))}
+    env.update(variant.env, REDIS_URL=args.redis_url, PYTHONUNBUFFERED="1")
+    command = [
+        "taskset", "-c", "0", *variant.launcher, str(variant.bin / "uvicorn"), "overhead_app:app",
+        "--app-dir", str(REPO / "bench"), "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
+    with tempfile.NamedTemporaryFile(prefix=f"bench-{variant.name}-", suffix=".log", delete=False) as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base_url}/work/1", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"{variant.name} did not start; see {log.name}")
+        asyncio.run(closed_loop(base_url, 300, args.concurrency))  # warm-up
+        before = cpu_seconds(process.pid)
+        elapsed, latencies = asyncio.run(closed_loop(base_url, args.requests, args.concurrency))
+        used = cpu_seconds(process.pid) - before
+        result = Run(
+            rps=args.requests / elapsed,
+            p50_ms=percentile(latencies, 0.5) * 1000,
+            p99_ms=percentile(latencies, 0.99) * 1000,
+            cpu_ms=used / args.requests * 1000,
+            rss_mib=rss_mib(process.pid),
+        )
+        if rate:
+            fixed = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds))
+            result.fixed_p50_ms = percentile(fixed, 0.5) * 1000
+            result.fixed_p99_ms = percentile(fixed, 0.99) * 1000
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return result
+
+
+def variants(collector: str, sink_url: str) -> list[Variant]:
+    otelperf = [str(BIN / "opentelemetry-instrument")]
+    exporting = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "bench"}
+    full = {**exporting, "OTEL_TRACES_SAMPLER": "always_on"}
+    upstream_bin = venv("upstream", UPSTREAM)
+    ddtrace_bin = venv("ddtrace", DDTRACE)
+    ddtrace_run = [str(ddtrace_bin / "ddtrace-run")]
+    agent = {"DD_TRACE_AGENT_URL": sink_url, "DD_SERVICE": "bench", "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false"}
+    return [
+        Variant("uninstrumented", BIN, []),
+        Variant(
+            "upstream opentelemetry-instrument",
+            upstream_bin,
+            [str(upstream_bin / "opentelemetry-instrument")],
+            {**full, "OTEL_PYTHON_DISTRO": "distro", "OTEL_PYTHON_CONFIGURATOR": "configurator"},
+        ),
+        Variant("otelperf, 100 % tracing", BIN, otelperf, full),
+        Variant("otelperf, 100 % + profiling", BIN, otelperf, {**full, "OTELPERF_PYROSCOPE_ENDPOINT": sink_url}),
+        Variant(
+            "otelperf, 10 % sampling (production)",
+            BIN,
+            otelperf,
+            {**exporting, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+        ),
+        Variant("otelperf, 100 %, collector down", BIN, otelperf, {**full, "OTEL_EXPORTER_OTLP_ENDPOINT": DEAD}),
+        Variant("ddtrace-run", ddtrace_bin, ddtrace_run, agent),
+        Variant("ddtrace-run + profiler", ddtrace_bin, ddtrace_run, {**agent, "DD_PROFILING_ENABLED": "true"}),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--fixed-seconds", type=float, default=8.0)
+    parser.add_argument("--only", help="comma-separated variant names to run (besides uninstrumented)")
+    parser.add_argument("--write", type=Path)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {1})
+    work = Path(tempfile.mkdtemp(prefix="otelperf-bench-"))
+    redis_port = free_port()
+    redis_process = subprocess.Popen(
+        ["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    args.redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    collector, endpoint = start_collector(work)
+    chosen = variants(endpoint, sink())
+    if args.only:
+        wanted = {"uninstrumented", *args.only.split(",")}
+        chosen = [variant for variant in chosen if variant.name in wanted]
+    results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
+    rate: float | None = None
+    try:
+        for round_index in range(args.rounds):
+            for variant in chosen:
+                result = run(variant, args, rate)
+                if rate is None:  # the first run is the uninstrumented app: half its capacity
+                    rate = round(result.rps * 0.5 / 10) * 10
+                    result = run(variant, args, rate)
+                results[variant.name].append(result)
+                print(f"round {round_index + 1} {variant.name}: {result}", file=sys.stderr, flush=True)
+    finally:
+        collector.terminate()
+        redis_process.terminate()
+    report(results, args, rate or 0)
+
+
+def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float) -> None:
+    def median(name: str, attribute: str) -> float:
+        return statistics.median(getattr(run_, attribute) for run_ in results[name])
+
+    base = "uninstrumented"
+    header = (
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores: app pinned to CPU 0, load/Redis/collector on CPU 1; {args.rounds} interleaved "
+        f"rounds, medians. Closed loop: {args.concurrency} clients, {args.requests} requests. Fixed rate: "
+        f"{rate:.0f} req/s for {args.fixed_seconds:.0f} s (half the uninstrumented capacity)."
+    )
+    lines = [
+        "| variant | req/s | vs bare | p50 ms | p99 ms | CPU ms/req | RSS MiB | fixed-rate p50 ms "
+        "| fixed-rate p99 ms | p99 vs bare |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in results:
+        lines.append(
+            f"| {name} | {median(name, 'rps'):.0f} | {median(name, 'rps') / median(base, 'rps'):.2f} "
+            f"| {median(name, 'p50_ms'):.1f} | {median(name, 'p99_ms'):.1f} | {median(name, 'cpu_ms'):.2f} "
+            f"| {median(name, 'rss_mib'):.0f} | {median(name, 'fixed_p50_ms'):.1f} "
+            f"| {median(name, 'fixed_p99_ms'):.1f} "
+            f"| {median(name, 'fixed_p99_ms') / median(base, 'fixed_p99_ms'):.2f} |"
+        )
+    table = "\n".join(lines)
+    print(header)
+    print(table)
+    if args.write:
+        replace_block(args.write, "overhead", f"{header}\n\n{table}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The benchmark's endpoint: what a typical FastAPI handler does, all in one request.
+
+``GET /work/{item_id}``: a Redis cache-aside read (GET, SET on a miss), a SQLAlchemy query on a
+SQLite file, and a CPU task in a ``ThreadPoolExecutor``. Plain code, no otelperf import: every
+variant of ``bench/overhead.py`` runs this same file under its own launcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis
+from fastapi import FastAPI
+from sqlalchemy import Integer, String, create_engine, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "bench_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+
+
+path = os.environ.get("BENCH_DB", os.path.join(tempfile.gettempdir(), "otelperf-bench.db"))
+engine = create_engine(f"sqlite:///{path}", pool_size=4)
+Base.metadata.create_all(engine)
+with Session(engine) as session:
+    if session.get(Item, 1) is None:
+        session.add_all(Item(id=i, name=f"item-{i}") for i in range(1, 1001))
+        session.commit()
+cache = redis.Redis.from_url(os.environ["REDIS_URL"])
+pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bench-cpu")
+app = FastAPI()
+
+
+def digest(seed: str) -> str:
+    value = seed.encode()
+    for _ in range(200):
+        value = hashlib.sha256(value).digest()
+    return value.hex()[:12]
+
+
+@app.get("/work/{item_id}")
+async def work(item_id: int) -> dict[str, Any]:
+    key = f"bench:{item_id % 100}"
+    cached = cache.get(key)
+    if cached is None:
+        cache.set(key, b"1", ex=5)
+    with Session(engine) as session:
+        name = session.scalar(select(Item.name).where(Item.id == item_id % 1000 + 1))
+    checksum = await asyncio.get_running_loop().run_in_executor(pool, digest, str(name))
+    return {"name": name, "cached": cached is not None, "checksum": checksum}
