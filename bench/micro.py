@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from _report import replace_block
+from _harness import publish
 from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -314,10 +314,7 @@ def main() -> None:
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {sys.implementation.name} "
         f"{platform.python_version()}, {REPEATS} interleaved repetitions, medians."
     )
-    print(header)
-    print(table)
-    if args.write:
-        replace_block(args.write, "micro", f"{header}\n\n{table}")
+    publish(header, table, args.write, "micro")
 
 
 if __name__ == "__main__":

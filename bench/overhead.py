@@ -20,28 +20,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import http.server
 import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from _report import replace_block
+from _harness import cpu_seconds, free_port, publish, rss_mib, sink
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CACHE = Path.home() / ".cache" / "otelperf" / "bench"
-TICKS = os.sysconf("SC_CLK_TCK")
 DEAD = "http://127.0.0.1:9"  # nothing listens: the collector-down variant
 APP_REQUIREMENTS = ["fastapi>=0.115", "uvicorn>=0.30", "redis>=5", "httpx>=0.27"]
 UPSTREAM = [
@@ -56,13 +52,6 @@ UPSTREAM = [
 DDTRACE = [*APP_REQUIREMENTS, "sqlalchemy>=2.0,<2.1", "ddtrace==4.16.0"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def venv(name: str, requirements: list[str]) -> Path:
     """A virtualenv with ``requirements``, cached by their hash; returns its bin folder."""
     digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:12]
@@ -73,29 +62,6 @@ def venv(name: str, requirements: list[str]) -> Path:
         subprocess.run([str(folder / "bin" / "pip"), "install", "-q", *requirements], check=True)
         (folder / ".complete").touch()
     return folder / "bin"
-
-
-def sink() -> str:
-    """An HTTP endpoint that accepts anything (Pyroscope pushes, the Datadog agent API) and drops it."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _drop(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-            body = b"{}"
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_POST = do_PUT = do_GET = _drop
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}"
 
 
 def start_collector(work: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -155,18 +121,6 @@ class Run:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
@@ -346,11 +300,7 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float)
             f"| {median(name, 'fixed_p99_ms'):.1f} "
             f"| {median(name, 'fixed_p99_ms') / median(base, 'fixed_p99_ms'):.2f} |"
         )
-    table = "\n".join(lines)
-    print(header)
-    print(table)
-    if args.write:
-        replace_block(args.write, "overhead", f"{header}\n\n{table}")
+    publish(header, "\n".join(lines), args.write, "overhead")
 
 
 if __name__ == "__main__":

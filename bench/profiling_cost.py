@@ -12,54 +12,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.server
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-from _report import replace_block
+from _harness import cpu_seconds, free_port, publish, sink
 
 BIN = Path(sys.executable).parent
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def sink() -> str:
-    """An endpoint that accepts the agent's pushes and drops them."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 async def load(base_url: str, requests: int, concurrency: int) -> float:
@@ -151,11 +117,7 @@ def main() -> None:
     lines = ["| profiling | CPU ms per request | vs off | requests/s |", "|---|---:|---:|---:|"]
     for variant, (cpu, rps) in medians.items():
         lines.append(f"| {variant} | {cpu:.3f} | {(cpu - base_cpu) / base_cpu:+.1%} | {rps:.0f} |")
-    table = "\n".join(lines)
-    print(header)
-    print(table)
-    if args.write:
-        replace_block(args.write, "profiling-cost", f"{header}\n\n{table}")
+    publish(header, "\n".join(lines), args.write, "profiling-cost")
 
 
 if __name__ == "__main__":

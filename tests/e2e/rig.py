@@ -300,3 +300,19 @@ def launch(
 
 def uvicorn(*args: str) -> list[str]:
     return [str(BIN / "uvicorn"), *args]
+
+
+def launch_demo(tmp_path: Path, service: str, endpoint: str, **env: str) -> App:
+    """The demo service (``otelperf.demo.app``) under otelperf, on its own SQLite file, ready."""
+    port = free_port()
+    return launch(
+        uvicorn("otelperf.demo.app:app", "--port", str(port), "--no-access-log"),
+        tmp_path=tmp_path,
+        port=port,
+        env={
+            "OTEL_SERVICE_NAME": service,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/{service}.db",
+            **env,
+        },
+    ).wait_ready()

@@ -25,7 +25,7 @@ from otelperf.demo.load import generate_load
 from otelperf.rules import build_report, load_rules
 from otelperf.rules.prometheus import PrometheusSource
 from otelperf.rules.report import Report
-from tests.e2e.rig import BIN, App, free_port, launch, uvicorn, wait_until
+from tests.e2e.rig import BIN, App, launch_demo, wait_until
 
 LOAD_S = 10.0
 
@@ -41,32 +41,25 @@ SCENARIOS: dict[str, tuple[set[str], str | None]] = {
 
 def run_demo(
     problem: str, stack: dict[str, str], tmp_path: Path, redis_url: str, extra: dict[str, str] | None = None
-) -> tuple[App, str]:
+) -> tuple[App, str, float]:
     service = f"rules-{problem.replace('_', '-')}"
-    port = free_port()
     started = time.monotonic()
-    app = launch(
-        uvicorn("otelperf.demo.app:app", "--port", str(port), "--no-access-log"),
-        tmp_path=tmp_path,
-        port=port,
-        env={
-            "OTEL_SERVICE_NAME": service,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": stack["otlp"],
-            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-            "OTEL_TRACES_EXPORTER": "none",
-            "OTELPERF_LOCAL_METRICS": "true",
-            "REDIS_URL": redis_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path}/{service}.db",
-            "DEMO_PROBLEMS": "" if problem == "healthy" else problem,
-            **(extra or {}),
-        },
-    ).wait_ready()
+    app = launch_demo(
+        tmp_path,
+        service,
+        stack["otlp"],
+        OTEL_METRIC_EXPORT_INTERVAL="1000",
+        OTEL_TRACES_EXPORTER="none",
+        OTELPERF_LOCAL_METRICS="true",
+        REDIS_URL=redis_url,
+        DEMO_PROBLEMS="" if problem == "healthy" else problem,
+        **(extra or {}),
+    )
     asyncio.run(generate_load(app.base_url, duration_s=LOAD_S, concurrency=4))
-    app.started = started  # type: ignore[attr-defined]
-    return app, service
+    return app, service, started
 
 
-def prometheus_report(stack: dict[str, str], service: str, app: App) -> Report:
+def prometheus_report(stack: dict[str, str], service: str, app: App, started: float) -> Report:
     """The report from Prometheus once the run's last export has been scraped."""
     served = sum(p["count"] for p in _points(app) if p["name"] == "http.server.request.duration")
     expression = f'sum(http_server_request_duration_seconds_count{{job="{service}"}})'
@@ -80,7 +73,7 @@ def prometheus_report(stack: dict[str, str], service: str, app: App) -> Report:
     time.sleep(1.5)  # one more scrape: every other metric of the same export is in too
     # A window as long as the run: rate() divides by the whole window, so a longer one would dilute
     # the per-second values (GC pause share, pool utilization) of a service younger than it.
-    window = f"{math.ceil(time.monotonic() - app.started)}s"  # type: ignore[attr-defined]
+    window = f"{math.ceil(time.monotonic() - started)}s"
     source = PrometheusSource(stack["prometheus"], service=service, window=window)
     return build_report(load_rules(), source, service=service)
 
@@ -105,9 +98,9 @@ def test_injected_problem_ranks_first_with_its_evidence(
 ) -> None:
     # SQLite answers in well under a millisecond: the N+1 needs a lower total-time floor to count.
     extra = {"OTELPERF_N_PLUS_ONE_MIN_DURATION": "0.005"} if problem == "n_plus_one" else {}
-    app, service = run_demo(problem, prometheus_stack, tmp_path, redis_url, extra)
+    app, service, started = run_demo(problem, prometheus_stack, tmp_path, redis_url, extra)
     launched_apps.append(app)
-    report = prometheus_report(prometheus_stack, service, app)
+    report = prometheus_report(prometheus_stack, service, app, started)
     print(f"\n{problem}: score {report.score} ({report.grade}); ranked: {ranking(report)}")
     expected_rules, evidence = SCENARIOS[problem]
     assert report.recommendations, f"no recommendation for {problem}: {report.to_dict()}"
@@ -130,10 +123,10 @@ def test_injected_problem_ranks_first_with_its_evidence(
 def test_healthy_demo_grades_a_and_the_in_process_report_agrees(
     prometheus_stack: dict[str, str], tmp_path: Path, redis_url: str, launched_apps: list[App]
 ) -> None:
-    app, service = run_demo("healthy", prometheus_stack, tmp_path, redis_url)
+    app, service, started = run_demo("healthy", prometheus_stack, tmp_path, redis_url)
     launched_apps.append(app)
     local = Report.from_dict(app.get("/performance/report", timeout=30).json())
-    remote = prometheus_report(prometheus_stack, service, app)
+    remote = prometheus_report(prometheus_stack, service, app, started)
     print(f"\nhealthy: Prometheus {remote.score} ({remote.grade}), in-process {local.score} ({local.grade})")
     print("ranked (Prometheus):", ranking(remote) or "none")
     assert remote.grade in ("A+", "A", "A-"), ranking(remote)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.e2e.rig import App, Collector, free_port, launch, uvicorn, wait_until
+from tests.e2e.rig import App, Collector, launch_demo, wait_until
 from tests.reliability.load import Load
 
 OUTAGE_S = 60.0
@@ -27,19 +27,9 @@ def _rss_mib(pid: int) -> float:
 def test_collector_outage_under_load(collector_bin: str, tmp_path: Path, launched_apps: list[App]) -> None:
     first = Collector(collector_bin, tmp_path / "before").start()
     service = "outage-demo"
-    port = free_port()
-    app = launch(
-        uvicorn("otelperf.demo.app:app", "--port", str(port), "--no-access-log"),
-        tmp_path=tmp_path,
-        port=port,
-        env={
-            "OTEL_SERVICE_NAME": service,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": first.endpoint,
-            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/outage.db",
-        },
-    ).wait_ready()
+    app = launch_demo(
+        tmp_path, service, first.endpoint, OTEL_METRIC_EXPORT_INTERVAL="1000", OTEL_BSP_SCHEDULE_DELAY="200"
+    )
     launched_apps.append(app)
     load = Load(app.base_url).start()
     second: Collector | None = None

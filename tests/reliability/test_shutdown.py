@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.rig import APPS, BIN, App, Collector, free_port, launch, uvicorn, wait_until
+from tests.e2e.rig import APPS, BIN, App, Collector, launch_demo, wait_until
 from tests.reliability.load import Load
 
 
@@ -26,19 +26,9 @@ def test_sigterm_under_load_delivers_every_answered_request(
     tmp_path: Path, collector: Collector, launched_apps: list[App]
 ) -> None:
     service = "sigterm-under-load"
-    port = free_port()
-    app = launch(
-        uvicorn("otelperf.demo.app:app", "--port", str(port), "--no-access-log"),
-        tmp_path=tmp_path,
-        port=port,
-        env={
-            "OTEL_SERVICE_NAME": service,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
-            "OTEL_BSP_SCHEDULE_DELAY": "60000",
-            "OTEL_METRIC_EXPORT_INTERVAL": "60000",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/sigterm.db",
-        },
-    ).wait_ready()
+    app = launch_demo(
+        tmp_path, service, collector.endpoint, OTEL_BSP_SCHEDULE_DELAY="60000", OTEL_METRIC_EXPORT_INTERVAL="60000"
+    )
     launched_apps.append(app)
     load = Load(app.base_url).start()
     time.sleep(4)
