@@ -37,6 +37,11 @@ class PrometheusSource:
         self.window = window
         self._client = client or httpx.Client(timeout=timeout_s)
         self.service = service or self._only_service()
+        if service is not None and service not in self._jobs():
+            known = ", ".join(self._jobs()) or "none yet"
+            raise SourceUnavailable(
+                f"Prometheus at {self.url} has no otelperf metrics for job {service!r} (jobs: {known})"
+            )
         self.selector = f'job="{self.service}"' + (f', instance="{instance}"' if instance else "")
         self.last_query = ""
 
@@ -69,12 +74,14 @@ class PrometheusSource:
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
-    def _only_service(self) -> str:
+    def _jobs(self) -> list[str]:
+        """The services (``job`` labels) that have any metric otelperf knows."""
         names = "|".join(sorted(PROMETHEUS_NAMES.values()))
-        jobs = sorted(
-            {series["metric"].get("job", "") for series in self.query(f'group by (job) ({{__name__=~"{names}"}})')}
-            - {""}
-        )
+        found = self.query(f'group by (job) ({{__name__=~"{names}"}})')
+        return sorted({series["metric"].get("job", "") for series in found} - {""})
+
+    def _only_service(self) -> str:
+        jobs = self._jobs()
         if len(jobs) == 1:
             return str(jobs[0])
         if not jobs:

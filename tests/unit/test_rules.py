@@ -220,7 +220,10 @@ def test_prometheus_source_renders_the_rule_and_reads_vectors() -> None:
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request.url.params["query"])
-        result = [{"metric": {"http_route": "/a"}, "value": [0, "0.3"]}, {"metric": {}, "value": [0, "NaN"]}]
+        result = [
+            {"metric": {"http_route": "/a", "job": "shop"}, "value": [0, "0.3"]},
+            {"metric": {}, "value": [0, "NaN"]},
+        ]
         return httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": result}})
 
     client = httpx.Client(transport=httpx.MockTransport(answer))
@@ -270,3 +273,13 @@ def test_rules_that_both_bottomed_out_rank_by_how_far_past_bad_they_are() -> Non
 
 def ranking_text(ranked: list[RuleResult]) -> str:
     return "; ".join(f"{r.id} {r.value_text} {r.score}" for r in ranked)
+
+
+def test_prometheus_source_refuses_a_service_it_has_no_metrics_for() -> None:
+    def jobs(request: httpx.Request) -> httpx.Response:
+        result = [{"metric": {"job": "shop"}, "value": [0, "1"]}]
+        return httpx.Response(200, json={"status": "success", "data": {"result": result}})
+
+    client = httpx.Client(transport=httpx.MockTransport(jobs))
+    with pytest.raises(SourceUnavailable, match=r"no otelperf metrics for job 'shpo' \(jobs: shop\)"):
+        PrometheusSource("http://prom", service="shpo", client=client)
