@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from otelperf.demo.app import CATALOGUE_SIZE
+from otelperf.demo.app import CATALOGUE_SIZE, HOT_ITEMS
 
 CATEGORIES = ("books", "games", "garden", "kitchen", "music")
 
@@ -49,7 +49,7 @@ def _next_request(rng: random.Random) -> tuple[str, str, str]:
     roll = rng.random()
     if roll < 0.60:
         hot = rng.random() < 0.8
-        item = rng.randint(1, 50) if hot else rng.randint(1, CATALOGUE_SIZE)
+        item = rng.randint(1, HOT_ITEMS) if hot else rng.randint(1, CATALOGUE_SIZE)
         return "GET", f"/items/{item}", "/items/{item_id}"
     if roll < 0.75:
         return "GET", f"/categories/{rng.choice(CATEGORIES)}", "/categories/{category}"

@@ -69,7 +69,7 @@ def prometheus_report(stack: dict[str, str], service: str, app: App, started: fl
         values = result["data"]["result"]
         return bool(values) and float(values[0]["value"][1]) >= served
 
-    wait_until(scraped_all, 20, f"Prometheus to hold all {served} requests of {service}", interval_s=0.5)
+    wait_until(scraped_all, 40, f"Prometheus to hold all {served} requests of {service}", interval_s=0.5)
     time.sleep(1.5)  # one more scrape: every other metric of the same export is in too
     # A window as long as the run: rate() divides by the whole window, so a longer one would dilute
     # the per-second values (GC pause share, pool utilization) of a service younger than it.
@@ -84,7 +84,7 @@ def cli_report(stack: dict[str, str], service: str, *args: str) -> subprocess.Co
 
 
 def _points(app: App) -> list[dict[str, Any]]:
-    points: list[dict[str, Any]] = app.get("/demo/telemetry").json()
+    points: list[dict[str, Any]] = app.get("/demo/telemetry", timeout=30).json()
     return points
 
 
