@@ -151,7 +151,9 @@ def test_cache_db_pool_worker_and_runtime_signals(start_signals_app: StartApp, c
     assert workers_max["crunch"] == 2 and workers_max["anyio"] == 40
 
     (lag,) = value(telemetry, service, "otelperf.asyncio.event_loop.lag")
-    assert lag.data["max"] >= 0.2
+    # The 0.3 s block, seen by a probe that runs every 0.05 s at best: a busy CI machine delays the
+    # probe thread too (0.199 s seen once), so half the block is the bar for "the lag was measured".
+    assert lag.data["max"] >= 0.15
     for metric in (
         "otelperf.gc.pause.duration",
         "process.cpu.utilization",
