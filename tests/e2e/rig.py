@@ -316,3 +316,17 @@ def launch_demo(tmp_path: Path, service: str, endpoint: str, **env: str) -> App:
             **env,
         },
     ).wait_ready()
+
+
+def exporting_pids(
+    telemetry: Telemetry, service: str, workers: set[int], timeout_s: float
+) -> tuple[set[int], set[int]]:
+    """The ``process.pid``s that exported spans and metrics for ``service``, once every worker has."""
+
+    def pids(kind: str) -> set[int]:
+        items = telemetry.spans(service) if kind == "spans" else telemetry.points(service)
+        return {item.resource["process.pid"] for item in items}
+
+    spans = wait_until(lambda: pids("spans") >= workers and pids("spans"), timeout_s, "spans from every worker")
+    metrics = wait_until(lambda: pids("metrics") >= workers and pids("metrics"), timeout_s, "metrics from every worker")
+    return spans, metrics

@@ -18,7 +18,7 @@ import pytest
 
 from otelperf.version import __version__
 from tests.e2e.apps.probe_app import SECRET_EMAIL, SECRET_LITERAL, SECRET_VALUE
-from tests.e2e.rig import BIN, App, Collector, free_port, launch, uvicorn, wait_until
+from tests.e2e.rig import BIN, App, Collector, exporting_pids, free_port, launch, uvicorn, wait_until
 
 SERVER, CLIENT = 2, 3  # OTLP span kinds
 StartApp = Callable[..., App]
@@ -156,22 +156,7 @@ def _pids_serving(app: App, want: int, attempts: int = 400) -> set[int]:
 
 def _assert_only_workers_export(collector: Collector, service: str, workers: set[int], supervisor: int) -> None:
     telemetry = collector.telemetry
-    span_pids = wait_until(
-        lambda: (
-            {s.resource["process.pid"] for s in telemetry.spans(service)} >= workers
-            and {s.resource["process.pid"] for s in telemetry.spans(service)}
-        ),
-        20,
-        "worker spans",
-    )
-    metric_pids = wait_until(
-        lambda: (
-            {p.resource["process.pid"] for p in telemetry.points(service)} >= workers
-            and {p.resource["process.pid"] for p in telemetry.points(service)}
-        ),
-        20,
-        "worker metrics",
-    )
+    span_pids, metric_pids = exporting_pids(telemetry, service, workers, 20)
     assert span_pids == workers, f"spans from {span_pids}, workers {workers}, supervisor {supervisor}"
     assert metric_pids == workers, f"metrics from {metric_pids}, workers {workers}, supervisor {supervisor}"
     instance_ids = {p.resource["service.instance.id"] for p in telemetry.points(service)}

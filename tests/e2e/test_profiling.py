@@ -19,7 +19,7 @@ import pytest
 from otelperf.rules import Rule, build_report, load_rules
 from otelperf.rules.pyroscope import PyroscopeProfiles
 from tests.e2e.pyroscope_fake import FakePyroscope, Sample
-from tests.e2e.rig import BIN, App, Collector, free_port, launch, uvicorn, wait_until
+from tests.e2e.rig import BIN, App, Collector, exporting_pids, free_port, launch, uvicorn, wait_until
 
 ROUTES = {"hot_alpha": "GET /alpha", "hot_beta": "GET /beta", "hot_gamma": "GET /gamma", "hot_delta": "GET /delta"}
 StartApp = Callable[..., App]
@@ -166,23 +166,7 @@ def test_every_worker_profiles_and_the_master_does_not(
     pids = {int(s.labels["pid"]) for s in samples}
     assert pids == workers, f"profiles from {pids}, workers {workers}, master {app.process.pid}"
     # Traces and metrics too: from each worker, never from the master.
-    telemetry = collector.telemetry
-    traced = wait_until(
-        lambda: (
-            {s.resource["process.pid"] for s in telemetry.spans(service)} >= workers
-            and {s.resource["process.pid"] for s in telemetry.spans(service)}
-        ),
-        15,
-        "spans from every worker",
-    )
-    measured = wait_until(
-        lambda: (
-            {p.resource["process.pid"] for p in telemetry.points(service)} >= workers
-            and {p.resource["process.pid"] for p in telemetry.points(service)}
-        ),
-        15,
-        "metrics from every worker",
-    )
+    traced, measured = exporting_pids(collector.telemetry, service, workers, 15)
     assert traced == measured == workers, (traced, measured, workers, app.process.pid)
 
 
