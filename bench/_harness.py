@@ -7,7 +7,10 @@ import http.server
 import os
 import socket
 import threading
+import time
 from pathlib import Path
+
+import httpx
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -40,6 +43,18 @@ def sink() -> str:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}"
+
+
+def answers(url: str, timeout_s: float = 30.0) -> bool:
+    """Whether ``url`` answers 200 within ``timeout_s`` (polled every 0.1 s): a started server is ready."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return False
 
 
 def cpu_seconds(pid: int) -> float:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from _harness import cpu_seconds, free_port, publish, rss_mib, sink
+from _harness import answers, cpu_seconds, free_port, publish, rss_mib, sink
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -175,13 +175,7 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base_url}/work/1", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
+        if not answers(f"{base_url}/work/1"):
             raise RuntimeError(f"{variant.name} did not start; see {log.name}")
         asyncio.run(closed_loop(base_url, 300, args.concurrency))  # warm-up
         before = cpu_seconds(process.pid)
@@ -243,7 +237,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--fixed-seconds", type=float, default=8.0)
-    parser.add_argument("--only", help="comma-separated variant names to run (besides uninstrumented)")
+    parser.add_argument(
+        "--only", action="append", help="a variant to run besides uninstrumented (repeatable; names hold commas)"
+    )
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
@@ -257,7 +253,7 @@ def main() -> None:
     collector, endpoint = start_collector(work)
     chosen = variants(endpoint, sink())
     if args.only:
-        wanted = {"uninstrumented", *args.only.split(",")}
+        wanted = {"uninstrumented", *args.only}
         chosen = [variant for variant in chosen if variant.name in wanted]
     results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
     rate: float | None = None

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _harness import cpu_seconds, free_port, publish, sink
+from _harness import answers, cpu_seconds, free_port, publish, sink
 
 BIN = Path(sys.executable).parent
 
@@ -73,12 +73,8 @@ def run_variant(variant: str, endpoint: str, requests: int, concurrency: int) ->
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             base_url = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+            if not answers(f"{base_url}/healthz", timeout_s=20):
+                raise RuntimeError(f"the demo service ({variant}) did not start")
             asyncio.run(load(base_url, 300, concurrency))  # warm-up: caches, connection pool
             before = cpu_seconds(process.pid)
             elapsed = asyncio.run(load(base_url, requests, concurrency))
