@@ -51,6 +51,7 @@ from otelperf._export import (
 from otelperf._local import GaugeHistory
 from otelperf._log import logger
 from otelperf._resource import build_resource
+from otelperf._span_wire import grpc_span_exporter
 from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
 from otelperf.profiling import Profiler, ProfileSpanProcessor, start_profiler
 from otelperf.profiling._asyncio import frame_asgi_apps, install_task_factory
@@ -77,9 +78,8 @@ def build_sampler(settings: Settings) -> Sampler:
 def _otlp_span_exporter(settings: Settings) -> SpanExporter:
     endpoint = settings.endpoint_for("traces")
     if settings.otlp_protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter(endpoint=endpoint, timeout=settings.export_timeout_s)
+        span_exporter: SpanExporter = grpc_span_exporter(endpoint, settings.export_timeout_s)
+        return span_exporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 
     return HttpSpanExporter(endpoint=endpoint, timeout=settings.export_timeout_s)

@@ -1,0 +1,124 @@
+"""The direct OTLP span encoder writes what the exporters' own ``encode_spans`` writes.
+
+Compared on the deterministic serialization of both messages (NaN-safe, order-exact), for
+generated spans of every attribute type, events, links, statuses, remote parents, trace state,
+several resources and scopes (equal-but-distinct ones included), and for real SDK spans that
+dropped attributes, events and links at their limits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+
+from otelperf._span_wire import encode_request, encode_spans_wire
+
+text = st.text(max_size=12)
+scalar = st.one_of(
+    text,
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+value = st.one_of(
+    scalar,
+    st.lists(text, max_size=3).map(tuple),
+    st.lists(st.booleans(), max_size=3).map(tuple),
+    st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=3).map(tuple),
+    st.lists(st.floats(), max_size=3).map(tuple),
+)
+attributes = st.dictionaries(text, value, max_size=5)
+ids = st.integers(min_value=1, max_value=2**64 - 1)
+contexts = st.builds(
+    SpanContext,
+    trace_id=st.integers(min_value=1, max_value=2**128 - 1),
+    span_id=ids,
+    is_remote=st.booleans(),
+    trace_flags=st.just(TraceFlags(TraceFlags.SAMPLED)),
+    trace_state=st.one_of(
+        st.none(), st.just(TraceState([("vendor", "value")])), st.just(TraceState([("a", "1"), ("b", "2")]))
+    ),
+)
+# Two equal resources that are distinct objects: the upstream encoder groups them as one.
+RESOURCES = [
+    Resource({"service.name": "a"}),
+    Resource({"service.name": "a"}),
+    Resource({"service.name": "b", "deployment.environment.name": "prod"}, schema_url="https://x/1.0"),
+]
+SCOPES = [
+    None,
+    InstrumentationScope("one"),
+    InstrumentationScope("one"),
+    InstrumentationScope("two", "1.2", "https://schema/1", {"scope.attr": 3}),
+]
+events = st.builds(Event, name=text, attributes=attributes, timestamp=st.integers(min_value=0, max_value=2**63))
+links = st.builds(Link, context=contexts, attributes=attributes)
+statuses = st.one_of(
+    st.just(Status(StatusCode.UNSET)),
+    st.just(Status(StatusCode.OK)),
+    st.builds(Status, st.just(StatusCode.ERROR), st.one_of(st.none(), text)),
+)
+spans = st.builds(
+    ReadableSpan,
+    name=text,
+    context=contexts,
+    parent=st.one_of(st.none(), contexts),
+    resource=st.sampled_from(RESOURCES),
+    attributes=attributes,
+    events=st.lists(events, max_size=2),
+    links=st.lists(links, max_size=2),
+    kind=st.sampled_from(list(SpanKind)),
+    status=statuses,
+    start_time=st.integers(min_value=0, max_value=2**63),
+    end_time=st.integers(min_value=0, max_value=2**63),
+    instrumentation_scope=st.sampled_from(SCOPES),
+)
+
+
+def _same(batch: list[ReadableSpan]) -> None:
+    expected = encode_spans(batch).SerializeToString(deterministic=True)
+    assert encode_request(batch).SerializeToString(deterministic=True) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(spans, min_size=1, max_size=6))
+def test_generated_spans_encode_as_upstream(batch: list[ReadableSpan]) -> None:
+    _same(batch)
+
+
+def test_real_sdk_spans_with_dropped_attributes_events_and_links() -> None:
+    exporter = InMemorySpanExporter()
+    limits = SpanLimits(max_span_attributes=2, max_events=1, max_links=1, max_event_attributes=1)
+    provider = TracerProvider(resource=RESOURCES[2], span_limits=limits)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t", "0.1")
+    other = SpanContext(7, 9, is_remote=True)
+    with tracer.start_as_current_span("GET /items/{id}", kind=SpanKind.SERVER, links=[Link(other), Link(other)]) as s:
+        s.set_attributes({"a": 1, "b": "x", "c": 2.5})
+        s.add_event("first", {"k": 1, "l": 2})
+        s.add_event("second")
+        with tracer.start_as_current_span("SELECT items", kind=SpanKind.CLIENT) as child:
+            child.set_status(Status(StatusCode.ERROR, "boom"))
+    batch = list(exporter.get_finished_spans())
+    assert batch[1].dropped_attributes == 1 and batch[1].dropped_events == 1 and batch[1].dropped_links == 1
+    _same(batch)
+
+
+def test_unencodable_batch_falls_back_to_the_upstream_encoder(caplog: pytest.LogCaptureFixture) -> None:
+    span = ReadableSpan("x", SpanContext(1, 2, is_remote=False), resource=RESOURCES[0], attributes={"odd": object()})
+    with pytest.raises(TypeError):
+        encode_spans_wire([span])
+    with caplog.at_level(logging.DEBUG, logger="otelperf"):
+        request = encode_request([span])
+    assert request.resource_spans[0].scope_spans[0].spans[0].name == "x"
+    assert "using the SDK's encoder" in caplog.text
