@@ -13,6 +13,7 @@ instrumentations, OTLP to a local collector) and ddtrace run from their own virt
 ``~/.cache/otelperf/bench`` (SQLAlchemy < 2.1 there, the range the contrib instrumentation accepts).
 
     python bench/overhead.py [--rounds 3] [--requests 2000] [--write docs/benchmarks.md]
+    python bench/overhead.py --only "otelperf, 100 % tracing" --baseline HEAD~1   # what a change bought
 """
 
 from __future__ import annotations
@@ -62,6 +63,19 @@ def venv(name: str, requirements: list[str]) -> Path:
         subprocess.run([str(folder / "bin" / "pip"), "install", "-q", *requirements], check=True)
         (folder / ".complete").touch()
     return folder / "bin"
+
+
+def worktree(revision: str) -> Path:
+    """otelperf's source at ``revision``, checked out once under the cache (for before/after runs)."""
+    sha = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short=12", revision], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    folder = CACHE / f"otelperf-{sha}"
+    if not (folder / "otelperf" / "__init__.py").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(["git", "-C", str(REPO), "worktree", "prune"], check=True)
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(folder), sha], check=True)
+    return folder
 
 
 def start_collector(work: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -201,6 +215,17 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
     return result
 
 
+def baseline_variants(collector: str, revisions: list[str]) -> list[Variant]:
+    """``otelperf, 100 % tracing`` as it was at each revision: its source first on ``PYTHONPATH``
+    (the installed distribution's entry points then load that code)."""
+    launcher = [str(BIN / "opentelemetry-instrument")]
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "bench", "OTEL_TRACES_SAMPLER": "always_on"}
+    return [
+        Variant(f"otelperf, 100 % tracing, at {rev}", BIN, launcher, {**env, "PYTHONPATH": str(worktree(rev))})
+        for rev in revisions
+    ]
+
+
 def variants(collector: str, sink_url: str) -> list[Variant]:
     otelperf = [str(BIN / "opentelemetry-instrument")]
     exporting = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "bench"}
@@ -240,6 +265,12 @@ def main() -> None:
     parser.add_argument(
         "--only", action="append", help="a variant to run besides uninstrumented (repeatable; names hold commas)"
     )
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        help="also run otelperf (100 %% tracing) as it was at this git revision (repeatable): before/after",
+    )
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
@@ -255,6 +286,7 @@ def main() -> None:
     if args.only:
         wanted = {"uninstrumented", *args.only}
         chosen = [variant for variant in chosen if variant.name in wanted]
+    chosen += baseline_variants(endpoint, args.baseline)
     results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
     rate: float | None = None
     try:
