@@ -147,6 +147,47 @@ def span_cases() -> list[Case]:
     ]
 
 
+def export_cases() -> list[Case]:
+    """A traced request's spans as the OTLP exporter encodes them: the SDK's encoder, then otelperf's."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from otelperf._resource import build_resource
+    from otelperf._span_wire import encode_request
+
+    provider = TracerProvider(resource=build_resource("bench"))
+    provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.asgi", "0.66b2")
+    server = {
+        "http.request.method": "GET", "url.scheme": "http", "server.address": "127.0.0.1", "server.port": 8000,
+        "network.protocol.version": "1.1", "url.path": "/work/17", "client.address": "127.0.0.1",
+        "client.port": 50412, "user_agent.original": "python-httpx/0.28.1", "http.route": "/work/{item_id}",
+        "http.response.status_code": 200,
+    }  # fmt: skip
+    redis = {"db.system.name": "redis", "db.query.text": "GET ?", "server.address": "127.0.0.1", "server.port": 6379}
+    sql = {"db.system.name": "sqlite", "db.namespace": "bench.db", "db.operation.name": "SELECT"}
+    batch = []
+    for index in range(128):  # 512 spans: the batch processor's export batch
+        attributes = {**server, "url.path": f"/work/{index}"}
+        root = tracer.start_span("GET /work/{item_id}", kind=SpanKind.SERVER, attributes=attributes)
+        context = set_span_in_context(root)
+        for name, child_attributes in (("GET", redis), ("SELECT bench_items", sql), ("SELECT bench_items", sql)):
+            child = tracer.start_span(name, context=context, kind=SpanKind.CLIENT, attributes=child_attributes)
+            child.end()
+            batch.append(child)
+        root.end()
+        batch.append(root)
+
+    def sdk(iterations: int) -> None:
+        for _ in range(iterations // len(batch)):
+            encode_spans(batch)
+
+    def direct(iterations: int) -> None:
+        for _ in range(iterations // len(batch)):
+            encode_request(batch)
+
+    return [Case("OTLP span encoding (a request's 4 spans)", "µs/span", "exporter's encode_spans", sdk, direct, 5_120)]
+
+
 def sql_cases() -> list[Case]:
     from sqlalchemy import create_engine, text
 
@@ -289,7 +330,7 @@ def pool_cases() -> list[Case]:
 
 def run() -> tuple[list[tuple[Case, float, float]], str]:
     results = []
-    for case in [*span_cases(), *sql_cases(), *metric_cases(), *pool_cases()]:
+    for case in [*span_cases(), *export_cases(), *sql_cases(), *metric_cases(), *pool_cases()]:
         base, measured = measure(case)
         results.append((case, base, measured))
         print(f"{case.name}: {base:.2f} -> {measured:.2f} {case.unit}", file=sys.stderr)
