@@ -48,6 +48,7 @@ from otelperf._export import (
     ResilientSpanExporter,
     silence_exporter_logs,
 )
+from otelperf._heap import freeze_after_startup
 from otelperf._local import GaugeHistory
 from otelperf._log import logger
 from otelperf._resource import build_resource
@@ -122,6 +123,8 @@ class Pipeline:
             if self.profiler is not None and settings.profiling_span_attribution:
                 _loops.subscribe(install_task_factory)
                 frame_asgi_apps()
+        if settings.gc_freeze:
+            freeze_after_startup()
         self.tracer_provider = self._build_tracer_provider()
         self.meter_provider = self._build_meter_provider()
         trace.set_tracer_provider(self.tracer_provider)

@@ -300,6 +300,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Seconds between event-loop lag probes (one `call_soon_threadsafe` each).",
     ),
     SettingSpec(
+        "OTELPERF_GC_FREEZE",
+        "gc_freeze",
+        True,
+        _parse_bool,
+        "Once the server has started, collect and `gc.freeze()` the start-up heap, so that full garbage "
+        "collections (which stop every request) walk only what was created since: see docs/benchmarks.md.",
+    ),
+    SettingSpec(
         "OTELPERF_LOCAL_METRICS",
         "local_metrics",
         False,
@@ -400,6 +408,7 @@ class Settings:
     n_plus_one_min_count: int = 5
     n_plus_one_min_duration_s: float = 0.05
     event_loop_lag_interval_s: float = 0.5
+    gc_freeze: bool = True
     local_metrics: bool = False
     rules_file: str | None = None
     profiling_enabled: bool | None = None

@@ -177,7 +177,10 @@ def test_uvicorn_workers_each_export_with_their_own_identity(start_app: StartApp
     assert len(workers) == 2
     app.terminate()
     _assert_only_workers_export(collector, service, workers, app.process.pid)
-    assert any("uvicorn supervisor of 2 workers" in line for line in app.otelperf_lines())
+    lines = app.otelperf_lines()
+    assert any("uvicorn supervisor of 2 workers" in line for line in lines)
+    # Each worker froze its own start-up heap once it served; the supervisor serves nothing.
+    assert sum("start-up heap frozen" in line for line in lines) == 2, lines
 
 
 @pytest.mark.parametrize("preload", [False, True], ids=["fork-then-import", "preload"])
@@ -324,10 +327,12 @@ def test_bad_settings_are_reported_and_the_app_runs(start_app: StartApp, collect
         OTELPERF_PROFILING_SAMPLE_RATE="fast",
         OTEL_TRACES_SAMPLER="sometimes",
         OTELPERF_SHUTDOWN_TIMEOUT="-1",
+        OTELPERF_GC_FREEZE="false",
     ).wait_ready()
     assert app.get("/users/1").status_code == 200
     app.terminate()
     lines = app.otelperf_lines()
+    assert not [line for line in lines if "heap frozen" in line], "OTELPERF_GC_FREEZE=false was ignored"
     expected = [
         "OTELPERF_PROFILING_SAMPLE_RATE='fast' is not a whole number of samples per second; using 100 instead",
         "OTEL_TRACES_SAMPLER='sometimes' is not one of",
