@@ -63,6 +63,9 @@ class ExportHealth:
         self.exported_total = 0
         self.last_error: str | None = None
         self._announced = False
+        self.queue_full_total = 0  # items the batch processor refused because its queue was full
+        self._queue_full_since_report = 0
+        self._last_queue_report = float("-inf")
 
     @property
     def is_open(self) -> bool:
@@ -140,6 +143,38 @@ class ExportHealth:
             self._report_interval_s,
         )
 
+    def queue_full(self) -> None:
+        """One item refused by the batch processor's full queue; reported at most once a minute.
+
+        The SDK logs "Queue full, dropping Span." (at most once per 20 s) with no count and no
+        advice; ``silence_exporter_logs`` turns each refusal into this call instead.
+        """
+        with self._lock:
+            self.queue_full_total += 1
+            self._queue_full_since_report += 1
+            now = self._clock()
+            if now - self._last_queue_report < self._report_interval_s:
+                return
+            first = self._last_queue_report == float("-inf")
+            self._last_queue_report = now
+            count, self._queue_full_since_report = self._queue_full_since_report, 0
+        if first:
+            logger.warning(
+                "the %s export queue is full (OTEL_BSP_MAX_QUEUE_SIZE): new %s are dropped until the "
+                "exporter catches up, the app is not affected; next report in %.0f s",
+                self.signal,
+                self._unit(2),
+                self._report_interval_s,
+            )
+        else:
+            logger.warning(
+                "the %s export queue was full: %d %s dropped in the last %.0f s",
+                self.signal,
+                count,
+                self._unit(count),
+                self._report_interval_s,
+            )
+
     def _unit(self, count: int) -> str:
         noun = "span" if self.signal == "traces" else "metric batch"
         return noun if count == 1 else noun + ("es" if noun.endswith("batch") else "s")
@@ -182,14 +217,40 @@ class _CaptureReason(logging.Filter):
 _CAPTURE = _CaptureReason()
 
 
+class _CountQueueFull(logging.Filter):
+    """Turns the batch processor's per-item "Queue full, dropping Span." into ``queue_full()``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.traces: ExportHealth | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (isinstance(record.msg, str) and record.msg.startswith("Queue full")):
+            return True
+        if record.args == ("Span",) and self.traces is not None:
+            self.traces.queue_full()
+            return False
+        return True
+
+
+_QUEUE_FULL = _CountQueueFull()
+_BATCH_PROCESSOR_LOGGER = "opentelemetry.sdk._shared_internal"
+
+
 def silence_exporter_logs(health: ExportHealth) -> None:
-    """Install the capturing filter on the OTLP exporters' loggers (idempotent)."""
+    """Install the capturing filters on the OTLP exporters' and batch processor's loggers (idempotent)."""
     if health not in _CAPTURE.healths:
         _CAPTURE.healths.append(health)
     for name in _NOISY_LOGGERS:
         log = logging.getLogger(name)
         if _CAPTURE not in log.filters:
             log.addFilter(_CAPTURE)
+    if health.signal == "traces":
+        _QUEUE_FULL.traces = health
+        log = logging.getLogger(_BATCH_PROCESSOR_LOGGER)
+        if _QUEUE_FULL not in log.filters:
+            # Ahead of the SDK's own DuplicateFilter (one line per 20 s), so every refusal is counted.
+            log.filters.insert(0, _QUEUE_FULL)
 
 
 class ResilientSpanExporter(SpanExporter):

@@ -201,6 +201,7 @@ class Pipeline:
         worker.join(budget)
         elapsed = time.monotonic() - started
         dropped = {health.signal: health.dropped_total for health in self.healths if health.dropped_total}
+        refused = sum(health.queue_full_total for health in self.healths)
         if worker.is_alive():
             troubled = [f"{h.signal} to {h.destination}: {h.last_error}" for h in self.healths if h.last_error]
             logger.warning(
@@ -209,10 +210,10 @@ class Pipeline:
                 reason,
                 budget,
                 f" ({'; '.join(troubled)[:300]})" if troubled else "",
-                _dropped_text(dropped),
+                _dropped_text(dropped, refused),
             )
-        elif dropped:
-            logger.info("shutdown (%s) in %.2f s%s", reason, elapsed, _dropped_text(dropped))
+        elif dropped or refused:
+            logger.info("shutdown (%s) in %.2f s%s", reason, elapsed, _dropped_text(dropped, refused))
         else:
             logger.debug("shutdown (%s): flushed in %.2f s", reason, elapsed)
 
@@ -228,8 +229,11 @@ class Pipeline:
                 logger.debug("provider shutdown failed", exc_info=True)
 
 
-def _dropped_text(dropped: dict[str, int]) -> str:
-    if not dropped:
-        return ""
-    parts = [f"{count} {'spans' if signal == 'traces' else 'metric batches'}" for signal, count in dropped.items()]
-    return "; dropped while the collector was unreachable: " + ", ".join(parts)
+def _dropped_text(dropped: dict[str, int], refused: int = 0) -> str:
+    text = ""
+    if dropped:
+        parts = [f"{count} {'spans' if signal == 'traces' else 'metric batches'}" for signal, count in dropped.items()]
+        text += "; dropped while the collector was unreachable: " + ", ".join(parts)
+    if refused:
+        text += f"; {refused} spans refused by the full export queue (OTEL_BSP_MAX_QUEUE_SIZE)"
+    return text

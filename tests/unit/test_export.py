@@ -87,3 +87,46 @@ def test_distill_grpc_reason() -> None:
         "ipv4:127.0.0.1:1: Failed to connect to remote host: Connection refused"
     )
     assert distill_reason(message) == "UNAVAILABLE: Connection refused"
+
+
+class BlockedExporter(SpanExporter):
+    """An exporter stuck in a slow call: the batch processor's queue fills up behind it."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.release.wait(10)
+        return SpanExportResult.SUCCESS
+
+
+def test_full_export_queue_is_counted_and_reported_once_not_per_span(caplog: pytest.LogCaptureFixture) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from otelperf._export import silence_exporter_logs
+
+    clock = Clock()
+    health = ExportHealth("traces", "http://collector:4317", clock=clock)
+    silence_exporter_logs(health)
+    exporter = BlockedExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=8, max_export_batch_size=4))
+    tracer = provider.get_tracer("t")
+    with caplog.at_level(logging.WARNING):
+        for index in range(300):
+            tracer.start_span(f"s{index}").end()
+        clock.now += 61
+        for index in range(50):
+            tracer.start_span(f"late{index}").end()
+    exporter.release.set()
+    provider.shutdown()
+    sdk_lines = [r for r in caplog.records if "Queue full" in r.getMessage()]
+    assert not sdk_lines, f"{len(sdk_lines)} per-span SDK warnings reached the logs"
+    assert health.queue_full_total >= 300  # at most 8 queued and 4 in the blocked export
+    warnings = otelperf_warnings(caplog)
+    assert len(warnings) == 2, warnings
+    assert "traces export queue is full (OTEL_BSP_MAX_QUEUE_SIZE)" in warnings[0]
+    assert "export queue was full" in warnings[1] and " spans dropped in the last 60 s" in warnings[1]
