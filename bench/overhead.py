@@ -229,6 +229,18 @@ def baseline_variants(collector: str, revisions: list[str]) -> list[Variant]:
     ]
 
 
+def experiment_variants(collector: str, tries: list[str]) -> list[Variant]:
+    """``otelperf, 100 % tracing`` with extra environment variables, one variant per ``LABEL:VAR=VALUE,...``."""
+    launcher = [str(BIN / "opentelemetry-instrument")]
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "bench", "OTEL_TRACES_SAMPLER": "always_on"}
+    chosen = []
+    for spec in tries:
+        label, _, assignments = spec.partition(":")
+        extra = dict(item.split("=", 1) for item in assignments.split(",") if item)
+        chosen.append(Variant(f"otelperf, 100 % tracing, {label}", BIN, launcher, {**env, **extra}))
+    return chosen
+
+
 def variants(collector: str, sink_url: str) -> list[Variant]:
     otelperf = [str(BIN / "opentelemetry-instrument")]
     exporting = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "bench"}
@@ -274,6 +286,14 @@ def main() -> None:
         default=[],
         help="also run otelperf (100 %% tracing) as it was at this git revision (repeatable): before/after",
     )
+    parser.add_argument(
+        "--try",
+        dest="tries",
+        action="append",
+        default=[],
+        metavar="LABEL:VAR=VALUE,...",
+        help="also run otelperf (100 %% tracing) with these environment variables (repeatable): experiments",
+    )
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
@@ -290,6 +310,7 @@ def main() -> None:
         wanted = {"uninstrumented", *args.only}
         chosen = [variant for variant in chosen if variant.name in wanted]
     chosen += baseline_variants(endpoint, args.baseline)
+    chosen += experiment_variants(endpoint, args.tries)
     results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
     rate: float | None = None
     try:
