@@ -7,6 +7,7 @@ proxy tracers and instruments that instrumentors created before it.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -61,6 +62,26 @@ from otelperf.settings import Settings
 # Instrument kinds whose series the limit applies to (the SDK does not export its synchronous Gauge
 # class publicly, and no otelperf or configured instrumentation creates one).
 _INSTRUMENT_KINDS = (Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter, ObservableGauge)
+
+
+# Export batches of 64 spans every 200 ms, where the SDK sends 512 every 5 s: the export thread
+# encodes a batch holding the GIL, and a 512-span batch stops the event loop long enough to
+# double the fixed-rate p99 of bench/overhead.py (docs/benchmarks.md); smaller batches cost a
+# few more gRPC calls a second. OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BSP_SCHEDULE_DELAY win.
+EXPORT_BATCH_DEFAULTS = {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": 64, "OTEL_BSP_SCHEDULE_DELAY": 200}
+
+
+def _batch_options() -> tuple[int | None, int | None]:
+    """Batch size and delay for the batch processor: otelperf's where the environment sets none
+    (``None``: the SDK reads and validates the variable itself)."""
+    size = None
+    if not os.environ.get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"):
+        size = EXPORT_BATCH_DEFAULTS["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"]
+        queue = os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE", "").strip()
+        if queue.isdigit() and int(queue) > 0:
+            size = min(size, int(queue))  # a batch may not exceed the queue
+    delay = None if os.environ.get("OTEL_BSP_SCHEDULE_DELAY") else EXPORT_BATCH_DEFAULTS["OTEL_BSP_SCHEDULE_DELAY"]
+    return size, delay
 
 
 def build_sampler(settings: Settings) -> Sampler:
@@ -147,7 +168,10 @@ class Pipeline:
             silence_exporter_logs(health)
             self.healths.append(health)
             exporter: SpanExporter = ResilientSpanExporter(_otlp_span_exporter(settings), health)
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+            batch_size, delay_ms = _batch_options()
+            provider.add_span_processor(
+                BatchSpanProcessor(exporter, schedule_delay_millis=delay_ms, max_export_batch_size=batch_size)
+            )
         elif settings.traces_exporter == "console":
             provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
         return provider
