@@ -114,6 +114,15 @@ def test_real_sdk_spans_with_dropped_attributes_events_and_links() -> None:
     _same(batch)
 
 
+def test_values_equal_in_python_but_not_on_the_wire_are_not_confused() -> None:
+    context = SpanContext(1, 2, is_remote=False)
+    batch = [
+        ReadableSpan(name, context, resource=RESOURCES[0], attributes={"v": value})
+        for name, value in (("a", 0.0), ("b", -0.0), ("c", 1), ("d", True), ("e", 1.0), ("f", False), ("g", 0))
+    ]
+    _same(batch)
+
+
 def test_unencodable_batch_falls_back_to_the_upstream_encoder(caplog: pytest.LogCaptureFixture) -> None:
     span = ReadableSpan("x", SpanContext(1, 2, is_remote=False), resource=RESOURCES[0], attributes={"odd": object()})
     with pytest.raises(TypeError):
