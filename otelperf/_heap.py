@@ -2,7 +2,7 @@
 
 A traced request makes objects that live for a second or more (spans waiting in the export queue,
 their attributes), so they survive into CPython's oldest generation and trigger a full collection
-about every thousand requests. A full collection walks every tracked object of the process, and
+about every 1 500 requests. A full collection walks every tracked object of the process, and
 most of them were created at import and start-up and live as long as it does: on the benchmark
 app it takes 130 ms, during which no request moves (the fixed-rate p99 of ``bench/overhead.py``).
 ``gc.freeze()`` moves those objects out of the collector's sight; full collections then walk only
