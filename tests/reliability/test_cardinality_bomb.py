@@ -11,12 +11,16 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from tests.e2e.rig import APPS, BIN
 
 N = 100_000
 LIMIT = 2000  # OTELPERF_METRIC_SERIES_LIMIT's default
 
 
+# About 105 s on the project's VM; one CI run on a slowed VM passed 300 s. The bound is time, not a check.
+@pytest.mark.timeout(900)
 def test_hundred_thousand_distinct_paths_keys_and_statements_stay_bounded() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "OTELPERF_"))}
     env.update(
@@ -32,7 +36,7 @@ def test_hundred_thousand_distinct_paths_keys_and_statements_stay_bounded() -> N
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=880,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
