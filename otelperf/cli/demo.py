@@ -105,7 +105,8 @@ def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> i
         health = _wait_ready(base_url, process, log)
         console.print(f"service ready: cache={health['cache']}, database={health['database']}; telemetry {destination}")
         result = _run_load(base_url, duration_s, concurrency)
-        server_metrics = httpx.get(f"{base_url}/demo/telemetry", timeout=5.0).json()
+        # A slow machine may still be draining the load's last requests: give the service time.
+        server_metrics = httpx.get(f"{base_url}/demo/telemetry", timeout=30.0).json()
         report = _fetch_report(base_url)
     except RuntimeError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
