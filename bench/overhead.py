@@ -218,11 +218,16 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
     return result
 
 
+def _full_tracing(collector: str) -> tuple[list[str], dict[str, str]]:
+    """Launcher and environment of ``otelperf, 100 % tracing``, which baselines and experiments vary."""
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "bench", "OTEL_TRACES_SAMPLER": "always_on"}
+    return [str(BIN / "opentelemetry-instrument")], env
+
+
 def baseline_variants(collector: str, revisions: list[str]) -> list[Variant]:
     """``otelperf, 100 % tracing`` as it was at each revision: its source first on ``PYTHONPATH``
     (the installed distribution's entry points then load that code)."""
-    launcher = [str(BIN / "opentelemetry-instrument")]
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "bench", "OTEL_TRACES_SAMPLER": "always_on"}
+    launcher, env = _full_tracing(collector)
     return [
         Variant(f"otelperf, 100 % tracing, at {rev}", BIN, launcher, {**env, "PYTHONPATH": str(worktree(rev))})
         for rev in revisions
@@ -231,8 +236,7 @@ def baseline_variants(collector: str, revisions: list[str]) -> list[Variant]:
 
 def experiment_variants(collector: str, tries: list[str]) -> list[Variant]:
     """``otelperf, 100 % tracing`` with extra environment variables, one variant per ``LABEL:VAR=VALUE,...``."""
-    launcher = [str(BIN / "opentelemetry-instrument")]
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "bench", "OTEL_TRACES_SAMPLER": "always_on"}
+    launcher, env = _full_tracing(collector)
     chosen = []
     for spec in tries:
         label, _, assignments = spec.partition(":")
