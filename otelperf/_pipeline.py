@@ -158,7 +158,7 @@ class Pipeline:
         settings = self.settings
         provider = TracerProvider(resource=self.resource, sampler=build_sampler(settings), shutdown_on_exit=False)
         if self.profiler is not None and settings.profiling_span_attribution:
-            provider.add_span_processor(ProfileSpanProcessor())
+            provider.add_span_processor(ProfileSpanProcessor(link_spans=self.profiler.labels))
         provider.add_span_processor(SanitizingSpanProcessor())
         provider.add_span_processor(
             NPlusOneSpanProcessor(settings.n_plus_one_min_count, settings.n_plus_one_min_duration_s)

@@ -134,9 +134,7 @@ def _report() -> None:
         settings.sampler,
         _destination(settings, "metrics"),
         settings.metric_export_interval_ms / 1000,
-        f"pyroscope {pipeline.profiler.endpoint} at {pipeline.profiler.sample_rate_hz} Hz"
-        if pipeline.profiler is not None
-        else "off",
+        pipeline.profiler.describe() if pipeline.profiler is not None else "off",
         ", ".join(on) or "nothing",
         f"; not instrumented: {', '.join(off)}" if off else "",
     )

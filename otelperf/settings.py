@@ -33,6 +33,7 @@ _SAMPLERS = (
     "parentbased_traceidratio",
 )
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+_PROFILING_SAMPLERS = ("pyspy", "stack")
 
 
 class InvalidSetting(ValueError):
@@ -350,6 +351,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Sample only threads holding the GIL (Python code running), not threads waiting on I/O.",
     ),
     SettingSpec(
+        "OTELPERF_PROFILING_SAMPLER",
+        "profiling_sampler",
+        "pyspy",
+        _choice(*_PROFILING_SAMPLERS),
+        "`pyspy`: the agent's py-spy sampler, samples labelled with `span_id`/`span_name`. `stack`: pyroscope-io's "
+        "experimental in-process sampler, several times cheaper but unlabelled (routes stay exact through the "
+        "`[route]` frames; no trace-to-profile link): see docs/benchmarks.md.",
+    ),
+    SettingSpec(
         "OTELPERF_PROFILING_SPAN_ATTRIBUTION",
         "profiling_span_attribution",
         True,
@@ -415,6 +425,7 @@ class Settings:
     pyroscope_endpoint: str | None = None
     profiling_sample_rate_hz: int = 100
     profiling_gil_only: bool = True
+    profiling_sampler: str = "pyspy"
     profiling_span_attribution: bool = True
     profiling_upload_interval_s: float = 10.0
     redis_url: str | None = None

@@ -19,7 +19,14 @@ PROFILE_ID = "pyroscope.profile.id"
 
 
 class ProfileSpanProcessor(SpanProcessor):
-    """Marks local root spans and tags the current thread with them."""
+    """Marks local root spans and tags the current thread with them.
+
+    ``link_spans=False`` (a sampler without thread tags) keeps the root for the ``[route]`` frames
+    but sets no ``pyroscope.profile.id``: Grafana would offer a link to samples that cannot exist.
+    """
+
+    def __init__(self, link_spans: bool = True) -> None:
+        self._link_spans = link_spans
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         parent = span._parent
@@ -27,7 +34,8 @@ class ProfileSpanProcessor(SpanProcessor):
         if context is None or (parent is not None and not parent.is_remote):
             return
         root = Root(context.span_id, span.name)
-        span.set_attribute(PROFILE_ID, root.span_id)
+        if self._link_spans:
+            span.set_attribute(PROFILE_ID, root.span_id)
         current_root.set(root)
         tag_thread(root)
 

@@ -125,10 +125,38 @@ def test_samples_are_attributed_to_their_own_route_and_linked_to_spans(
         assert span.parent_span_id == ""
     labelled = {s.labels["span_id"] for s in ours if "span_id" in s.labels}
     assert labelled and labelled <= {span.span_id for span in roots}
-    assert any("profiles -> pyroscope" in line for line in app.otelperf_lines())
+    assert any(
+        "profiles -> pyroscope" in line and "(py-spy sampler, span labels)" in line for line in app.otelperf_lines()
+    )
 
 
-@pytest.mark.parametrize("server", ["uvicorn", "gunicorn", "gunicorn-preload"])
+def test_stack_sampler_attributes_by_route_frame_and_offers_no_span_link(
+    start_profiled_app: StartApp, pyroscope_server: FakePyroscope, collector: Collector
+) -> None:
+    """``OTELPERF_PROFILING_SAMPLER=stack``: pyroscope-io's in-process sampler applies no thread
+    tags, so routes are attributed by their frames alone and roots carry no profile id."""
+    service = f"stack-sampled-{uuid.uuid4().hex[:8]}"
+    app = start_profiled_app(service, OTELPERF_PROFILING_SAMPLER="stack")
+    requests = asyncio.run(_hammer(app.base_url, seconds=8))
+    app.terminate()
+    samples = wait_until(pyroscope_server.samples, 10, "profiles")
+    ours = [s for s in samples if s.labels.get("service_name") == service]
+    assert ours, {s.labels.get("service_name") for s in samples}
+    shares = attribution(ours)
+    report = "; ".join(f"{f}: frame {framed:.1%} of {n} samples" for f, (framed, _, n) in shares.items())
+    print(f"\n{requests} requests, 8 concurrent, stack sampler: attributed to their own route: {report}")
+    for function, (framed, labelled, count) in shares.items():
+        assert count >= 5, f"too few samples of {function} to judge: {count}"
+        assert framed >= 0.95, f"{function}: only {framed:.1%} of its samples run under [{ROUTES[function]}]"
+        assert labelled == 0.0
+    assert not any("span_id" in s.labels or "span_name" in s.labels for s in ours)
+    spans = wait_until(lambda: collector.telemetry.spans(service), 10, "spans")
+    assert not any("pyroscope.profile.id" in s.attributes for s in spans)
+    assert any("(stack sampler, no span labels)" in line for line in app.otelperf_lines()), app.otelperf_lines()
+    assert not any("py-spy sampler instead" in line for line in app.otelperf_lines())
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn", "gunicorn-preload", "gunicorn-preload, stack sampler"])
 def test_every_worker_profiles_and_the_master_does_not(
     start_profiled_app: StartApp, pyroscope_server: FakePyroscope, collector: Collector, server: str
 ) -> None:
@@ -143,12 +171,15 @@ def test_every_worker_profiles_and_the_master_does_not(
             "uvicorn.workers.UvicornWorker",
             "-w",
             "2",
-            *(["--preload"] if server == "gunicorn-preload" else []),
+            *(["--preload"] if server.startswith("gunicorn-preload") else []),
             "-b",
             f"127.0.0.1:{port}",
             "profiling_app:app",
         ]
-    app = start_profiled_app(service, command=command, port=port)
+    stack = server.endswith("stack sampler")
+    app = start_profiled_app(
+        service, command=command, port=port, **({"OTELPERF_PROFILING_SAMPLER": "stack"} if stack else {})
+    )
     workers: set[int] = set()
     try:
         for _ in range(400):
@@ -163,8 +194,12 @@ def test_every_worker_profiles_and_the_master_does_not(
     samples = wait_until(
         lambda: [s for s in pyroscope_server.samples() if s.labels.get("service_name") == service], 10, "profiles"
     )
-    pids = {int(s.labels["pid"]) for s in samples}
-    assert pids == workers, f"profiles from {pids}, workers {workers}, master {app.process.pid}"
+    if stack:  # this sampler sets no pid label: count the processes by their service.instance.id
+        instances = {s.labels["service_instance_id"] for s in samples}
+        assert len(instances) == len(workers) == 2, (instances, workers)
+    else:
+        pids = {int(s.labels["pid"]) for s in samples}
+        assert pids == workers, f"profiles from {pids}, workers {workers}, master {app.process.pid}"
     # Traces and metrics too: from each worker, never from the master.
     traced, measured = exporting_pids(collector.telemetry, service, workers, 15)
     assert traced == measured == workers, (traced, measured, workers, app.process.pid)

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -154,6 +154,105 @@ def test_agent_failures_turn_profiling_off_with_one_line(
     assert any("the Pyroscope agent refused to start" in m for m in messages)
     assert any("pyroscope-io cannot be loaded here" in m for m in messages)
     assert not _tags.active()
+
+
+class FakeAgent(FakeNative):
+    """pyroscope's Python surface before the stack sampler: ``configure`` and thread tags."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.configured: dict[str, Any] = {}
+
+    def configure(self, **kwargs: Any) -> bool:
+        self.configured = kwargs
+        return True
+
+
+class StackAgent(FakeAgent):
+    """pyroscope-io 1.4: the stack sampler, whose options call ``stack``."""
+
+    ProfilerImplementation = types.SimpleNamespace(PySpy="pyspy", Stack="stack")
+
+    def __init__(self, stack: Callable[..., Any]) -> None:
+        super().__init__()
+        self.stack = stack
+        self.stack_options: dict[str, Any] = {}
+
+    def configure_experimental_stack_profiler(self, **kwargs: Any) -> Any:
+        self.stack_options = kwargs
+        return self.stack(**kwargs)
+
+
+def _raise(**kwargs: Any) -> bool:
+    raise RuntimeError("no signal handlers here")
+
+
+@pytest.mark.parametrize(
+    ("stack", "said"),
+    [
+        (None, "this pyroscope-io has no stack sampler"),
+        (lambda **kwargs: False, "refused the stack sampler's options"),
+        (_raise, "failed to configure (RuntimeError: no signal handlers here)"),
+    ],
+)
+def test_stack_sampler_unavailable_falls_back_to_py_spy_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, stack: Any, said: str
+) -> None:
+    agent = FakeAgent() if stack is None else StackAgent(stack)
+    monkeypatch.setitem(sys.modules, "pyroscope", agent)
+    logger = logging.getLogger("otelperf")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        settings = load_settings(
+            {"OTELPERF_PYROSCOPE_ENDPOINT": "http://127.0.0.1:9", "OTELPERF_PROFILING_SAMPLER": "stack"}
+        )
+        profiler = start_profiler(settings, "svc", {})
+        assert profiler is not None and profiler.labels and _tags.active()
+        assert "cpu_implementation" not in agent.configured
+        assert "(py-spy sampler, span labels)" in profiler.describe()
+    finally:
+        logger.removeHandler(handler)
+        _tags.disable()
+    lines = [r.getMessage() for r in records if "OTELPERF_PROFILING_SAMPLER" in r.getMessage()]
+    assert len(lines) == 1 and said in lines[0] and lines[0].endswith("profiling with the py-spy sampler instead"), (
+        lines
+    )
+
+
+@pytest.mark.parametrize(("rate", "interval_ms"), [("100", 10), ("25", 40), ("1000", 1)])
+def test_stack_sampler_runs_at_the_configured_rate_without_thread_tags(
+    monkeypatch: pytest.MonkeyPatch, rate: str, interval_ms: int
+) -> None:
+    agent = StackAgent(lambda **kwargs: True)
+    monkeypatch.setitem(sys.modules, "pyroscope", agent)
+    settings = load_settings(
+        {
+            "OTELPERF_PYROSCOPE_ENDPOINT": "http://127.0.0.1:9",
+            "OTELPERF_PROFILING_SAMPLER": "stack",
+            "OTELPERF_PROFILING_SAMPLE_RATE": rate,
+        }
+    )
+    profiler = start_profiler(settings, "svc", {})
+    assert profiler is not None and not profiler.labels and not _tags.active()
+    assert agent.configured["cpu_implementation"] == "stack"
+    assert agent.configured["sample_rate"] == int(rate)
+    assert agent.stack_options == {"adaptive_sampling": False, "cpu_timer_interval_ms": interval_ms}
+    assert "(stack sampler, no span labels)" in profiler.describe()
+
+
+def test_roots_carry_no_profile_id_when_samples_cannot_be_labelled() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(ProfileSpanProcessor(link_spans=False))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span("GET /x"):
+        root = _tags.current_root.get()
+        assert root is not None and root.span_name == "GET /x"  # the [route] frame still follows the work
+    (span,) = exporter.get_finished_spans()
+    assert "pyroscope.profile.id" not in (span.attributes or {})
 
 
 def test_the_runtime_plugin_does_not_need_the_cli_extra() -> None:
