@@ -8,7 +8,6 @@ per line).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -234,33 +233,55 @@ class App:
         return f"http://127.0.0.1:{self.port}"
 
     def get(self, path: str, timeout: float = 10, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.base_url + path, timeout=timeout, **kwargs)
+        return self._hung_is_diagnosed("GET", path, timeout, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.post(self.base_url + path, timeout=10, **kwargs)
+        return self._hung_is_diagnosed("POST", path, 10, **kwargs)
+
+    def _hung_is_diagnosed(self, method: str, path: str, timeout: float, **kwargs: Any) -> httpx.Response:
+        """A request that times out fails the test with every thread's stack of the app and its workers."""
+        try:
+            return httpx.request(method, self.base_url + path, timeout=timeout, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise AssertionError(
+                f"{method} {path} got no answer in {timeout} s ({exc!r}); the app's stacks:\n{self.dump_stacks()}"
+            ) from None
 
     def wait_ready(self, timeout_s: float = 60) -> App:
         def ready() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"app exited with {self.process.returncode}:\n{self.log()}")
             try:
-                return self.get("/healthz").status_code == 200
+                return httpx.get(self.base_url + "/healthz", timeout=10).status_code == 200
             except httpx.HTTPError:
                 return False
 
-        wait_until(ready, timeout_s, "the app to serve /healthz", interval_s=0.2)
+        try:
+            wait_until(ready, timeout_s, "the app to serve /healthz", interval_s=0.2)
+        except AssertionError as exc:
+            stacks, log = self.dump_stacks(), self.log()[-5000:]
+            raise AssertionError(f"{exc}; the app's stacks:\n{stacks}\nthe end of its log:\n{log}") from None
         return self
 
     def dump_stacks(self) -> str:
-        """Ask the app and its children (workers) for their threads' stacks; return the log."""
+        """Every thread's stack in the app and its children (workers), read from outside by py-spy."""
         children = subprocess.run(
             ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
         ).stdout.split()
+        dumps = []
         for pid in [self.process.pid, *map(int, children)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGUSR1)
-        time.sleep(1)
-        return self.log()[-20000:]
+            try:
+                dump = subprocess.run(
+                    [str(BIN / "py-spy"), "dump", "--pid", str(pid)],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+                dumps.append(f"--- pid {pid}\n{dump.stdout}{dump.stderr}")
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                dumps.append(f"--- pid {pid}: py-spy dump failed: {exc!r}")
+        return "\n".join(dumps)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.rig import App, Collector, Point, Telemetry, free_port, launch, uvicorn, wait_until
@@ -201,10 +200,7 @@ def test_cardinality_bomb_stays_bounded(start_signals_app: StartApp, collector: 
     statements = 1000  # 20 times the limit of 50 (tests/reliability bombs 100 000 in-process)
     # A thousand failing statements in one request: about 3 s here; allow a slow (or busy) machine.
     started = time.monotonic()
-    try:
-        answer = app.get(f"/bomb/{statements}", timeout=120).json()
-    except httpx.TimeoutException:
-        raise AssertionError(f"/bomb hung; every thread's stack:\n{app.dump_stacks()}") from None
+    answer = app.get(f"/bomb/{statements}", timeout=120).json()  # a hang fails with the app's stacks
     assert answer == {"failures": statements}
     bomb_s = time.monotonic() - started
     for index in range(300):  # distinct paths (404) and distinct cache keys

@@ -9,16 +9,11 @@
 from __future__ import annotations
 
 import asyncio
-import faulthandler
 import os
-import signal
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI
-
-# A hung worker can be asked for every thread's stack (the tests do it on a timeout).
-faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 app = FastAPI()
 pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crunch")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import faulthandler
 import os
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,9 +13,6 @@ from fastapi import FastAPI
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, create_engine, insert, select, text
 
 from otelperf.instrumentation.cache.memory import MeteredCache
-
-# A hung request can be diagnosed: the tests ask for every thread's stack on a timeout.
-faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 metadata = MetaData()
 items = Table("signal_items", metadata, Column("id", Integer, primary_key=True), Column("name", String(40)))
