@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +38,15 @@ def test_blocking_coroutine_shows_as_event_loop_lag(instrumented: Signals) -> No
     assert instrumented.points("otelperf.asyncio.tasks") == []  # a closed loop is not observed
 
 
-def test_gc_pauses_by_generation(instrumented: Signals) -> None:
+def test_gc_pauses_and_collections_by_generation(instrumented: Signals) -> None:
     gc.collect()
-    generations = {
-        p.attributes["cpython.gc.generation"]: p.count for p in instrumented.points("otelperf.gc.pause.duration")
+    collections = {
+        p.attributes["cpython.gc.generation"]: p.count for p in instrumented.points("cpython.gc.collections")
     }
-    assert generations.get(2, 0) >= 1
+    assert collections.keys() == {0, 1, 2}
+    assert 1 <= collections[2] <= gc.get_stats()[2]["collections"]
+    pauses = {p.attributes["cpython.gc.generation"]: p.count for p in instrumented.points("otelperf.gc.pause.duration")}
+    assert pauses.get(2, 0) >= 1  # recorded at collection time, from the pauses the callback queued
 
 
 def test_process_metrics(instrumented: Signals) -> None:
@@ -63,3 +67,38 @@ def test_memory_limit_prefers_cgroup_then_physical(tmp_path: Path) -> None:
     assert memory_limit_bytes(v2, v1) == physical_memory_bytes()
     v1.write_text("1073741824")
     assert memory_limit_bytes(v2, v1) == 1073741824
+
+
+def test_a_collection_inside_metric_collection_does_not_deadlock(instrumented: Signals) -> None:
+    """A gc callback runs wherever a collection starts: here, inside the reader's collect of the very
+    histogram that records GC pauses, with its lock held (a CI run once hung the demo so)."""
+    done = threading.Event()
+
+    def collect_under_gc_pressure() -> None:
+        threshold = gc.get_threshold()
+        gc.set_threshold(1)  # a generation-0 collection at almost every allocation
+        try:
+            for _ in range(5):
+                instrumented.reader.get_metrics_data()
+        finally:
+            gc.set_threshold(*threshold)
+        done.set()
+
+    threading.Thread(target=collect_under_gc_pressure, daemon=True).start()
+    assert done.wait(60), "metric collection deadlocked with the GC pause callback"
+    pauses = sum(point.count for point in instrumented.points("otelperf.gc.pause.duration"))
+    collections = sum(point.count for point in instrumented.points("cpython.gc.collections"))
+    assert pauses > 0 and collections >= pauses
+
+
+def test_pauses_waiting_for_a_collection_of_metrics_are_bounded() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    from otelperf.instrumentation.runtime._gc import PENDING_LIMIT, GcPauses
+
+    pauses = GcPauses(MeterProvider().get_meter("test"))  # no reader: nothing ever collects
+    for _ in range(PENDING_LIMIT + 5):
+        pauses.callback("start", {})
+        pauses.callback("stop", {"generation": 0})
+    assert len(pauses._pending) == PENDING_LIMIT
+    assert pauses.dropped == 5

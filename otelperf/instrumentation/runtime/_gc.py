@@ -1,14 +1,31 @@
-"""Garbage-collection pauses from ``gc.callbacks``: one measurement per collection."""
+"""Garbage-collection pauses from ``gc.callbacks``, and collections per generation.
+
+A gc callback runs wherever a collection happens to start: in any thread, between any two
+allocations, possibly inside the metrics SDK while it holds the very lock that recording a
+measurement takes. A CI run caught that: a collection started while the metric reader was
+collecting the pause histogram, the callback recorded into it, and the process's metrics (and
+the demo's event loop, which read them) hung for good. So the callback touches no lock: it
+appends the pause to a bounded deque (atomic under the GIL), and the pauses are recorded when
+metrics are collected, from the ``cpython.gc.collections`` callback, where the SDK holds no
+aggregation lock.
+"""
 
 from __future__ import annotations
 
+import gc
 import time
+from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from otelperf import semconv
 from otelperf._instruments import BoundedHistogram
+
+# Pauses waiting for the next collection of metrics: far more than a busy process collects in an
+# export interval; past it, the oldest are dropped (and counted in ``dropped``).
+PENDING_LIMIT = 20_000
 
 
 class GcPauses:
@@ -20,7 +37,15 @@ class GcPauses:
             "Stop-the-world time of one CPython garbage collection.",
             semconv.FAST_DURATION_BUCKETS_S,
         )
+        meter.create_observable_counter(
+            semconv.CPYTHON_GC_COLLECTIONS,
+            callbacks=[self._observe_collections],
+            unit="{collection}",
+            description="The number of times a generation was collected since interpreter start.",
+        )
         self._started = 0.0
+        self._pending: deque[tuple[int, float]] = deque(maxlen=PENDING_LIMIT)
+        self.dropped = 0
         self._attributes = {generation: {semconv.CPYTHON_GC_GENERATION: generation} for generation in range(3)}
 
     def callback(self, phase: str, info: dict[str, Any]) -> None:
@@ -30,9 +55,24 @@ class GcPauses:
         elif phase == "stop" and self._started:
             elapsed = time.perf_counter() - self._started
             self._started = 0.0
+            if len(self._pending) == PENDING_LIMIT:
+                self.dropped += 1
+            self._pending.append((info.get("generation", 0), elapsed))
+
+    def record_pending(self) -> None:
+        """Record the pauses seen since the last call (never from a gc callback).
+
+        Only those pending now: recording allocates, so collections keep adding pauses meanwhile.
+        """
+        for _ in range(len(self._pending)):
             try:
-                generation = info.get("generation", 0)
-                attributes = self._attributes.get(generation) or {semconv.CPYTHON_GC_GENERATION: generation}
-                self._histogram.record(elapsed, attributes)
-            except Exception:  # noqa: BLE001 - a gc callback must never raise
-                pass
+                generation, elapsed = self._pending.popleft()
+            except IndexError:
+                return
+            attributes = self._attributes.get(generation) or {semconv.CPYTHON_GC_GENERATION: generation}
+            self._histogram.record(elapsed, attributes)
+
+    def _observe_collections(self, options: CallbackOptions) -> Iterable[Observation]:
+        self.record_pending()
+        for generation, stats in enumerate(gc.get_stats()):
+            yield Observation(stats["collections"], self._attributes.get(generation, {}))
