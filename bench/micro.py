@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import statistics
 import sys
@@ -35,6 +36,9 @@ from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
 from otelperf.sqltext import sanitize_sql
 
 REPEATS = 9
+
+# As the distro sets it (only the stable HTTP and database conventions), before any instrumentation reads it.
+os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http,database")
 
 # otelperf's own counters (cache, overflow, N+1) use the global meter: make it a real SDK one.
 metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
@@ -317,10 +321,6 @@ def pool_cases() -> list[Case]:
         finally:
             WorkerPoolInstrumentor().uninstrument()
 
-    async def to_thread(iterations: int) -> None:
-        for _ in range(iterations):
-            await asyncio.to_thread(int)
-
     return [
         Case(
             "ThreadPoolExecutor task (submit + result)", "µs/task", "uninstrumented", submit, submit_instrumented, 5_000
@@ -328,9 +328,79 @@ def pool_cases() -> list[Case]:
     ]
 
 
+def _fastapi_app() -> object:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    return app
+
+
+def _asgi_requests(app: object) -> Callable[[int], None]:
+    """``iterations`` GET requests of a keep-alive HTTP client, sent straight to the ASGI app."""
+    headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"python-httpx/0.28"), (b"accept", b"*/*")]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "root_path": "",
+        "query_string": b"",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "headers": headers,
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: object) -> None:
+        return None
+
+    async def requests(iterations: int) -> None:
+        for index in range(iterations):
+            path = f"/items/{index % 50}"
+            await app({**scope, "path": path, "raw_path": path.encode()}, receive, send)  # type: ignore[operator]
+
+    return lambda iterations: asyncio.run(requests(iterations))
+
+
+def http_cases() -> list[Case]:
+    """A FastAPI request through contrib's ASGI instrumentation (what the distro turns on), against
+    the same app uninstrumented: the per-request cost otelperf inherits from upstream."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    cases = []
+    for label, sampler in [("unsampled (10 % sampler)", ParentBased(TraceIdRatioBased(0.1))), ("100 % sampled", None)]:
+        provider = TracerProvider(sampler=sampler)
+        provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
+        meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+        app = _fastapi_app()
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=provider, meter_provider=meter_provider, exclude_spans=["receive", "send"]
+        )
+        cases.append(
+            Case(
+                f"FastAPI request, contrib ASGI instrumentation, {label}",
+                "µs/request",
+                "uninstrumented app",
+                _asgi_requests(_fastapi_app()),
+                _asgi_requests(app),
+                2_000,
+            )
+        )
+    return cases
+
+
 def run() -> tuple[list[tuple[Case, float, float]], str]:
     results = []
-    for case in [*span_cases(), *export_cases(), *sql_cases(), *metric_cases(), *pool_cases()]:
+    for case in [*span_cases(), *export_cases(), *sql_cases(), *metric_cases(), *pool_cases(), *http_cases()]:
         base, measured = measure(case)
         results.append((case, base, measured))
         print(f"{case.name}: {base:.2f} -> {measured:.2f} {case.unit}", file=sys.stderr)
