@@ -294,6 +294,10 @@ async def healthz() -> dict[str, str]:
 
 
 @app.get("/demo/telemetry")
-async def telemetry() -> list[dict[str, Any]]:
-    """What otelperf measured in this process (``OTELPERF_LOCAL_METRICS=true``). Demo only."""
+def telemetry() -> list[dict[str, Any]]:
+    """What otelperf measured in this process (``OTELPERF_LOCAL_METRICS=true``). Demo only.
+
+    A plain ``def``, so it runs in the threadpool: a collection of metrics can wait behind the
+    exporter's own, and the event loop must not wait with it.
+    """
     return otelperf.local_metrics()
