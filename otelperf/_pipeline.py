@@ -133,6 +133,7 @@ class Pipeline:
     profiler: Profiler | None = None
     healths: list[ExportHealth] = field(default_factory=list)
     _shutdown_done: bool = False
+    _providers_flushed: bool = False
 
     def start(self) -> None:
         """Build and install the providers (global, so instrumentors' proxies resolve)."""
@@ -226,7 +227,15 @@ class Pipeline:
         elapsed = time.monotonic() - started
         dropped = {health.signal: health.dropped_total for health in self.healths if health.dropped_total}
         refused = sum(health.queue_full_total for health in self.healths)
-        if worker.is_alive():
+        if worker.is_alive() and self._providers_flushed and self.profiler is not None:
+            logger.warning(
+                "shutdown (%s): traces and metrics flushed; the last profile upload to Pyroscope at %s did not "
+                "finish within %.1f s (OTELPERF_SHUTDOWN_TIMEOUT) and is dropped",
+                reason,
+                self.profiler.endpoint,
+                budget,
+            )
+        elif worker.is_alive():
             troubled = [f"{h.signal} to {h.destination}: {h.last_error}" for h in self.healths if h.last_error]
             logger.warning(
                 "shutdown (%s): flushing did not finish within %.1f s (OTELPERF_SHUTDOWN_TIMEOUT)%s; "
@@ -242,8 +251,12 @@ class Pipeline:
             logger.debug("shutdown (%s): flushed in %.2f s", reason, elapsed)
 
     def _shutdown_providers(self) -> None:
+        # The agent's last upload waits on Pyroscope, which may never answer: it runs beside the
+        # trace and metric flushes, not before them.
+        profiler_stop = None
         if self.profiler is not None:
-            self.profiler.shutdown()
+            profiler_stop = threading.Thread(target=self.profiler.shutdown, name="otelperf-profiler-stop", daemon=True)
+            profiler_stop.start()
         for provider in (self.tracer_provider, self.meter_provider):
             if provider is None:
                 continue
@@ -251,6 +264,9 @@ class Pipeline:
                 provider.shutdown()
             except Exception:  # noqa: BLE001
                 logger.debug("provider shutdown failed", exc_info=True)
+        self._providers_flushed = True
+        if profiler_stop is not None:
+            profiler_stop.join()
 
 
 def _dropped_text(dropped: dict[str, int], refused: int = 0) -> str:

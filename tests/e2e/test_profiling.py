@@ -9,6 +9,9 @@ measures which fraction of each hot function's CPU samples carries its own route
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -213,6 +216,50 @@ def test_unreachable_pyroscope_is_one_line_and_the_app_runs(start_profiled_app: 
     app.terminate()
     lines = [line for line in app.otelperf_lines() if "Pyroscope" in line]
     assert len(lines) == 1 and "does not answer" in lines[0] and "app is not affected" in lines[0], lines
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """An address that accepts connections and never answers (an overloaded or firewalled server)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+def test_a_hung_pyroscope_does_not_cost_the_final_flush_of_traces(
+    start_profiled_app: StartApp, collector: Collector, blackhole: str
+) -> None:
+    """The agent's last upload to a Pyroscope that never answers must not hold up the other signals."""
+    service = f"hung-pyroscope-{uuid.uuid4().hex[:8]}"
+    # Spans leave only with the shutdown flush: the export schedule is longer than the test.
+    app = start_profiled_app(service, OTELPERF_PYROSCOPE_ENDPOINT=blackhole, OTEL_BSP_SCHEDULE_DELAY="600000")
+    for _ in range(10):
+        assert app.get("/gamma").status_code == 200
+    app.terminate()
+    servers = wait_until(
+        lambda: [s for s in collector.telemetry.spans(service) if s.name == "GET /gamma"] or None,
+        15,
+        "the server spans flushed at shutdown",
+    )
+    assert len(servers) == 10, len(servers)
+    (said,) = [line for line in app.otelperf_lines() if "shutdown" in line]
+    assert "traces and metrics flushed; the last profile upload to Pyroscope" in said, said
 
 
 class _SlowEpsilon:
