@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
+from _os_thread import name_os_thread
 from fastapi import FastAPI
 from sqlalchemy import Integer, String, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -44,11 +45,7 @@ POOL_THREAD = "bench-cpu"
 
 def _name_pool_thread() -> None:
     """Name the OS thread, so the bench can read the pool's CPU time apart (``bench/overhead.py``)."""
-    try:
-        with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as comm:
-            comm.write(POOL_THREAD)
-    except OSError:
-        pass  # not Linux: the pool's CPU column stays empty
+    name_os_thread(threading.get_native_id(), POOL_THREAD)
 
 
 pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=POOL_THREAD, initializer=_name_pool_thread)

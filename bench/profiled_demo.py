@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from _os_thread import name_os_thread
+
 from otelperf.demo.app import app
 
 __all__ = ["app"]
@@ -18,24 +20,14 @@ __all__ = ["app"]
 PYTHON_THREAD = "py"
 
 
-def _name(native_id: int | None) -> None:
-    if native_id is None:
-        return
-    try:
-        with open(f"/proc/self/task/{native_id}/comm", "w") as comm:
-            comm.write(PYTHON_THREAD)
-    except OSError:
-        pass  # the thread has ended
-
-
 _bootstrap_inner = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
 
 
 def _named_bootstrap_inner(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
-    _name(threading.get_native_id())
+    name_os_thread(threading.get_native_id(), PYTHON_THREAD)
     _bootstrap_inner(self, *args, **kwargs)
 
 
 threading.Thread._bootstrap_inner = _named_bootstrap_inner  # type: ignore[attr-defined]
 for _thread in threading.enumerate():
-    _name(_thread.native_id)
+    name_os_thread(_thread.native_id, PYTHON_THREAD)
