@@ -11,6 +11,7 @@ import pytest
 from opentelemetry import trace
 
 from otelperf.instrumentation.worker_pool import WorkerPoolInstrumentor
+from otelperf.profiling import _tags
 from tests.unit.conftest import Signals
 
 
@@ -99,3 +100,49 @@ def test_asyncio_default_executor_and_anyio_threadpool(instrumented: Signals) ->
     assert sum(p.count for p in of_pool(instrumented, "otelperf.worker_pool.task.duration", "asyncio")) == 2  # type: ignore[attr-defined]
     assert sum(p.count for p in of_pool(instrumented, "otelperf.worker_pool.task.duration", "anyio")) == 1  # type: ignore[attr-defined]
     assert anyio_max == [40]
+
+
+def test_a_pool_thread_keeps_its_tasks_tags_until_the_next_task(instrumented: Signals) -> None:
+    """The agent resolves a sample's tags after taking its stack: a thread untagged the moment its
+    task returns would lose the labels of the task's last samples (measured: about a fifth of the
+    final millisecond). The next task re-tags the thread, with its own root or with none."""
+    calls: list[tuple[str, str, str]] = []
+
+    class Native:
+        def add_thread_tag(self, key: str, value: str) -> None:
+            calls.append(("add", key, value))
+
+        def remove_thread_tag(self, key: str, value: str) -> None:
+            calls.append(("remove", key, value))
+
+    alpha, beta = _tags.Root(0xA, "GET /alpha"), _tags.Root(0xB, "GET /beta")
+
+    def submit_under(pool: ThreadPoolExecutor, root: _tags.Root | None) -> _tags.Root | None:
+        token = _tags.current_root.set(root)
+        try:
+            return pool.submit(_tags.tagged_root).result(timeout=10)
+        finally:
+            _tags.current_root.reset(token)
+
+    _tags.enable(Native())
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            assert submit_under(pool, alpha) is alpha
+            after_alpha = list(calls)
+            assert [call[0] for call in after_alpha] == ["add", "add"]  # finished, still tagged
+            assert submit_under(pool, alpha) is alpha and calls == after_alpha  # same root: no native call
+            assert submit_under(pool, beta) is beta
+            assert submit_under(pool, None) is None
+    finally:
+        _tags.disable()
+    a, b = format(0xA, "016x"), format(0xB, "016x")
+    assert calls == [
+        ("add", "span_id", a),
+        ("add", "span_name", "GET /alpha"),
+        ("remove", "span_id", a),
+        ("remove", "span_name", "GET /alpha"),
+        ("add", "span_id", b),
+        ("add", "span_name", "GET /beta"),
+        ("remove", "span_id", b),
+        ("remove", "span_name", "GET /beta"),
+    ]

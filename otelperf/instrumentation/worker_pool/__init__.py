@@ -55,7 +55,9 @@ def _run_in_context(task: TaskLife, context: Any, function: Any) -> Any:
             outcome = "ok"
             return result
         finally:
-            tag_thread(None)
+            # The thread keeps the task's tags until its next task re-tags it: the agent resolves
+            # a sample's tags after taking its stack, so untagging here would strip the labels
+            # from the task's last samples. An idle pool thread takes no CPU samples.
             otel_context.detach(token)
             task.finish(outcome)
 
@@ -129,8 +131,7 @@ async def _anyio_run_sync(wrapped: Any, instance: Any, args: tuple[Any, ...], kw
             outcome = "ok"
             return result
         finally:
-            tag_thread(None)
-            task.finish(outcome)
+            task.finish(outcome)  # the tags stay until the next task, as in ``_run_in_context``
 
     try:
         return await wrapped(run, *args[1:], **kwargs)
