@@ -243,23 +243,41 @@ def _full_tracing(collector: str) -> tuple[list[str], dict[str, str]]:
 
 
 def baseline_variants(collector: str, revisions: list[str]) -> list[Variant]:
-    """``otelperf, 100 % tracing`` as it was at each revision: its source first on ``PYTHONPATH``
-    (the installed distribution's entry points then load that code)."""
-    launcher, env = _full_tracing(collector)
-    return [
-        Variant(f"otelperf, 100 % tracing, at {rev}", BIN, launcher, {**env, "PYTHONPATH": str(worktree(rev))})
-        for rev in revisions
-    ]
+    """``otelperf, 100 % tracing`` and otelperf's defaults as they were at each revision: its source
+    first on ``PYTHONPATH`` (the installed distribution's entry points then load that code; an entry
+    point whose module the revision lacks is skipped, and the contrib instrumentor it replaces loads)."""
+    chosen = []
+    for rev in revisions:
+        path = {"PYTHONPATH": str(worktree(rev))}
+        for label, (launcher, env) in (
+            ("100 % tracing", _full_tracing(collector)),
+            ("10 % sampling (production)", _production(collector)),
+        ):
+            chosen.append(Variant(f"otelperf, {label}, at {rev}", BIN, launcher, {**env, **path}))
+    return chosen
 
 
-def experiment_variants(collector: str, tries: list[str]) -> list[Variant]:
-    """``otelperf, 100 % tracing`` with extra environment variables, one variant per ``LABEL:VAR=VALUE,...``."""
-    launcher, env = _full_tracing(collector)
+def _production(collector: str) -> tuple[list[str], dict[str, str]]:
+    """Launcher and environment of ``otelperf, 10 % sampling (production)``: otelperf's defaults."""
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
+        "OTEL_SERVICE_NAME": "bench",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.1",
+    }
+    return [str(BIN / "opentelemetry-instrument")], env
+
+
+def experiment_variants(collector: str, tries: list[str], production: bool = False) -> list[Variant]:
+    """``otelperf, 100 % tracing`` (or, with ``production``, otelperf's defaults) with extra environment
+    variables, one variant per ``LABEL:VAR=VALUE,...``."""
+    launcher, env = _production(collector) if production else _full_tracing(collector)
+    base = "10 % sampling (production)" if production else "100 % tracing"
     chosen = []
     for spec in tries:
         label, _, assignments = spec.partition(":")
         extra = dict(item.split("=", 1) for item in assignments.split(",") if item)
-        chosen.append(Variant(f"otelperf, 100 % tracing, {label}", BIN, launcher, {**env, **extra}))
+        chosen.append(Variant(f"otelperf, {base}, {label}", BIN, launcher, {**env, **extra}))
     return chosen
 
 
@@ -281,12 +299,7 @@ def variants(collector: str, sink_url: str) -> list[Variant]:
         ),
         Variant("otelperf, 100 % tracing", BIN, otelperf, full),
         Variant("otelperf, 100 % + profiling", BIN, otelperf, {**full, "OTELPERF_PYROSCOPE_ENDPOINT": sink_url}),
-        Variant(
-            "otelperf, 10 % sampling (production)",
-            BIN,
-            otelperf,
-            {**exporting, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
-        ),
+        Variant("otelperf, 10 % sampling (production)", BIN, *_production(collector)),
         Variant("otelperf, 100 %, collector down", BIN, otelperf, {**full, "OTEL_EXPORTER_OTLP_ENDPOINT": DEAD}),
         Variant("ddtrace-run", ddtrace_bin, ddtrace_run, agent),
         Variant("ddtrace-run + profiler", ddtrace_bin, ddtrace_run, {**agent, "DD_PROFILING_ENABLED": "true"}),
@@ -306,7 +319,7 @@ def main() -> None:
         "--baseline",
         action="append",
         default=[],
-        help="also run otelperf (100 %% tracing) as it was at this git revision (repeatable): before/after",
+        help="also run otelperf (100 %% tracing, and defaults) as it was at this git revision (repeatable)",
     )
     parser.add_argument(
         "--try",
@@ -315,6 +328,14 @@ def main() -> None:
         default=[],
         metavar="LABEL:VAR=VALUE,...",
         help="also run otelperf (100 %% tracing) with these environment variables (repeatable): experiments",
+    )
+    parser.add_argument(
+        "--try-production",
+        dest="production_tries",
+        action="append",
+        default=[],
+        metavar="LABEL:VAR=VALUE,...",
+        help="the same, on otelperf's defaults (10 %% sampling): what each part of the defaults costs",
     )
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
@@ -333,6 +354,7 @@ def main() -> None:
         chosen = [variant for variant in chosen if variant.name in wanted]
     chosen += baseline_variants(endpoint, args.baseline)
     chosen += experiment_variants(endpoint, args.tries)
+    chosen += experiment_variants(endpoint, args.production_tries, production=True)
     results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
     rate: float | None = None
     try:

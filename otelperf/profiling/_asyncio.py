@@ -93,8 +93,24 @@ def _frame_inner_app(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs:
     return result
 
 
+_framing = {"on": False}
+
+
+def framing() -> bool:
+    """Whether HTTP server spans must be named after their route when they start."""
+    return _framing["on"]
+
+
+def frame(coroutine: Any) -> Any:
+    """``coroutine`` driven through ``TaggedCoroutine`` once profiling attributes spans, else itself
+    (otelperf's HTTP server instrumentation runs each request's app through it)."""
+    return TaggedCoroutine(coroutine) if _framing["on"] else coroutine
+
+
 def frame_asgi_apps() -> None:
-    """Wrap the app of every contrib ASGI middleware created from now on (idempotent)."""
+    """Frame the app below every HTTP server span from now on: otelperf's (``frame``) and contrib's
+    ASGI middleware (its inner app wrapped when the middleware is created). Idempotent."""
+    _framing["on"] = True
     try:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
     except ImportError:
