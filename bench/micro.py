@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from _harness import publish
 from opentelemetry import metrics
@@ -331,7 +332,10 @@ def pool_cases() -> list[Case]:
 def _fastapi_app() -> object:
     from fastapi import FastAPI
 
-    app = FastAPI()
+    try:  # FastAPI 0.165+ traces and measures on its own once a provider is set: not in a baseline
+        app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})  # type: ignore[call-arg]
+    except TypeError:
+        app = FastAPI()
 
     @app.get("/items/{item_id}")
     async def item(item_id: int) -> dict[str, int]:
@@ -371,30 +375,37 @@ def _asgi_requests(app: object) -> Callable[[int], None]:
 
 
 def http_cases() -> list[Case]:
-    """A FastAPI request through contrib's ASGI instrumentation (what the distro turns on), against
-    the same app uninstrumented: the per-request cost otelperf inherits from upstream."""
+    """A FastAPI request through contrib's ASGI instrumentation and through otelperf's
+    (``ServerTelemetry.serve``, what ``otelperf_fastapi`` runs), against the same app uninstrumented."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
+    from otelperf.instrumentation.fastapi import ServerMiddleware, ServerTelemetry
+
     cases = []
     for label, sampler in [("unsampled (10 % sampler)", ParentBased(TraceIdRatioBased(0.1))), ("100 % sampled", None)]:
-        provider = TracerProvider(sampler=sampler)
-        provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
-        meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-        app = _fastapi_app()
-        FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=provider, meter_provider=meter_provider, exclude_spans=["receive", "send"]
-        )
-        cases.append(
-            Case(
-                f"FastAPI request, contrib ASGI instrumentation, {label}",
-                "µs/request",
-                "uninstrumented app",
-                _asgi_requests(_fastapi_app()),
-                _asgi_requests(app),
-                2_000,
+        for instrumentation in ("contrib ASGI instrumentation", "otelperf_fastapi"):
+            provider = TracerProvider(sampler=sampler)
+            provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
+            meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+            app: Any = _fastapi_app()
+            if instrumentation == "otelperf_fastapi":
+                telemetry = ServerTelemetry(provider.get_tracer("bench"), meter_provider.get_meter("bench"))
+                app = ServerMiddleware(app, telemetry, app.router.routes)
+            else:
+                FastAPIInstrumentor.instrument_app(
+                    app, tracer_provider=provider, meter_provider=meter_provider, exclude_spans=["receive", "send"]
+                )
+            cases.append(
+                Case(
+                    f"FastAPI request, {instrumentation}, {label}",
+                    "µs/request",
+                    "uninstrumented app",
+                    _asgi_requests(_fastapi_app()),
+                    _asgi_requests(app),
+                    2_000,
+                )
             )
-        )
     return cases
 
 

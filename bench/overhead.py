@@ -205,7 +205,9 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
         "--app-dir", str(REPO / "bench"), "--port", str(port), "--no-access-log",
     ]  # fmt: skip
     with tempfile.NamedTemporaryFile(prefix=f"bench-{variant.name}-", suffix=".log", delete=False) as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # Not the repository root: opentelemetry-instrument puts the working directory on sys.path
+        # ahead of PYTHONPATH, so from there a --baseline variant would import today's otelperf.
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO / "bench")
     base_url = f"http://127.0.0.1:{port}"
     try:
         if not answers(f"{base_url}/work/1"):

@@ -3,10 +3,11 @@
 ``_configure`` runs before any provider exists, so it only sets defaults with
 ``os.environ.setdefault``: the user's own environment always wins.
 
-``load_instrumentor`` passes options to the contrib instrumentors (FastAPI without the
-per-message ``http send``/``http receive`` spans), replaces the contrib SQLAlchemy instrumentor by
-otelperf's own (which supports SQLAlchemy 2.1, every engine, and literal-free statements) and
-records what was loaded for the startup summary.
+``load_instrumentor`` replaces the contrib FastAPI and SQLAlchemy instrumentors by otelperf's own
+(``otelperf._replacements``: a cheaper server span, SQLAlchemy 2.1 and literal-free statements),
+passes options to the contrib ones it loads (FastAPI, should ``otelperf_fastapi`` be disabled,
+without the per-message ``http send``/``http receive`` spans) and records what was loaded for the
+startup summary.
 """
 
 from __future__ import annotations

@@ -70,6 +70,7 @@ class Span:
     events: list[dict[str, Any]]
     status: dict[str, Any]
     resource: dict[str, Any]
+    scope: str = ""  # the instrumentation scope's name
 
 
 @dataclass
@@ -125,6 +126,7 @@ class Telemetry:
                                 [{"name": e["name"], **attrs(e.get("attributes"))} for e in span.get("events", [])],
                                 span.get("status", {}),
                                 resource,
+                                scope.get("scope", {}).get("name", ""),
                             )
                         )
         return found

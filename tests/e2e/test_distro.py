@@ -82,6 +82,7 @@ def test_single_worker_exports_sanitized_spans_metrics_and_resource(
         ["/healthz"] * routes.count("/healthz") + ["/users/{user_id}"] * 3 + ["/sync", "/users/duplicate"]
     )
     assert not [s for s in spans if s.name.endswith(("http send", "http receive"))]
+    assert {s.scope for s in server} == {"otelperf.instrumentation.fastapi"}  # contrib's is replaced
 
     redis_spans = [
         s
@@ -103,6 +104,8 @@ def test_single_worker_exports_sanitized_spans_metrics_and_resource(
 
     # Exceptions carry statement and parameters upstream; here they are scrubbed everywhere.
     duplicate = next(s for s in server if s.attributes.get("http.route") == "/users/duplicate")
+    assert duplicate.name == "POST /users/duplicate" and duplicate.status.get("code") == 2
+    assert duplicate.attributes["http.response.status_code"] == 500 and duplicate.attributes["error.type"]
     exception_events = [e for s in spans for e in s.events if e["name"] == "exception"]
     assert exception_events and any(duplicate.trace_id == s.trace_id for s in spans if s.events)
     raw = telemetry.raw_text()
