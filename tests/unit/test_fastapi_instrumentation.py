@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi import APIRouter, BackgroundTasks, FastAPI, WebSocket
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -319,3 +319,26 @@ def test_a_mount_without_routes_is_its_prefix(tmp_path: Any) -> None:
     routes = [Mount("/static", app=StaticFiles(directory=tmp_path))]
     scope = {"type": "http", "method": "GET", "path": "/static/a.txt", "root_path": "", "headers": []}
     assert route_template(routes, scope) == "/static/{path}"
+
+
+def test_a_background_task_runs_in_its_own_span_after_the_server_span(instrumented: Signals) -> None:
+    app = FastAPI()
+
+    def send_receipt(order: int) -> None:
+        return None
+
+    @app.post("/orders/{order}")
+    async def order(order: int, tasks: BackgroundTasks) -> dict[str, int]:
+        tasks.add_task(send_receipt, order)
+        return {"order": order}
+
+    async def go() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return (await client.post("/orders/3")).status_code
+
+    assert asyncio.run(go()) == 200
+    spans = {s.name: s for s in instrumented.spans.get_finished_spans()}
+    server, task = spans["POST /orders/{order}"], spans["BackgroundTask send_receipt"]
+    assert task.parent is not None and task.parent.span_id == server.context.span_id
+    assert server.end_time is not None and task.start_time is not None and server.end_time <= task.start_time

@@ -8,7 +8,8 @@ requests. What this one records is in ``_server``; the names and attributes are 
 stable HTTP semantic conventions), so dashboards and rules read either.
 
 It wraps ``FastAPI.__call__`` at class level, so every app is covered, created before or after
-instrumentation. A mounted FastAPI app inside an instrumented one is not traced twice. FastAPI's
+instrumentation. A mounted FastAPI app inside an instrumented one is not traced twice. Background
+tasks run after the response, in their own span (``BackgroundTask {function}``), as with contrib. FastAPI's
 own telemetry (0.165+, on as soon as a global provider is set) steps aside for these requests, as
 it does for contrib's middleware.
 
@@ -56,6 +57,16 @@ def _call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, 
     return telemetry.serve(wrapped, scope, receive, send, instance.router.routes)
 
 
+async def _traced_background_task(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    telemetry = _state.get("telemetry")
+    if telemetry is None:
+        return await wrapped(*args, **kwargs)
+    function = getattr(instance, "func", None)
+    name = getattr(function, "__name__", type(function).__name__)
+    with telemetry.tracer.start_as_current_span(f"BackgroundTask {name}"):
+        return await wrapped(*args, **kwargs)
+
+
 class FastAPIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces and measures every FastAPI app's HTTP and WebSocket requests."""
 
@@ -79,9 +90,12 @@ class FastAPIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             ),
         )
         wrap_function_wrapper("fastapi.applications", "FastAPI.__call__", _call)
+        wrap_function_wrapper("starlette.background", "BackgroundTask.__call__", _traced_background_task)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import fastapi.applications
+        import starlette.background
 
         unwrap(fastapi.applications.FastAPI, "__call__")
+        unwrap(starlette.background.BackgroundTask, "__call__")
         _state.clear()
