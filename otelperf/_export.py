@@ -59,6 +59,7 @@ class ExportHealth:
         self._open_until = 0.0
         self._last_report = float("-inf")
         self._dropped_since_report = 0
+        self._dropped_this_outage = 0  # the "recovered" line's count, whatever was reported meanwhile
         self.dropped_total = 0
         self.exported_total = 0
         self.last_error: str | None = None
@@ -100,7 +101,7 @@ class ExportHealth:
             self.exported_total += items
             if self._failures == 0 and not self._announced:
                 return
-            dropped, self._dropped_since_report = self._dropped_since_report, 0
+            dropped, self._dropped_this_outage, self._dropped_since_report = self._dropped_this_outage, 0, 0
             self._failures = 0
             self._announced = False
         logger.info(
@@ -126,6 +127,7 @@ class ExportHealth:
     def drop(self, items: int) -> None:
         with self._lock:
             self._dropped_since_report += items
+            self._dropped_this_outage += items
             self.dropped_total += items
             now = self._clock()
             if now - self._last_report < self._report_interval_s:
