@@ -169,19 +169,12 @@ class ServerTelemetry:
             description="Duration of HTTP server requests.",
             buckets=semconv.HTTP_DURATION_BUCKETS_S,
         )
-        self.request_size = BoundedHistogram(
-            meter,
-            semconv.HTTP_SERVER_REQUEST_BODY_SIZE,
-            unit="By",
-            description="Size of HTTP server request bodies.",
-            buckets=_BODY_SIZE_BUCKETS_BY,
-        )
-        self.response_size = BoundedHistogram(
-            meter,
-            semconv.HTTP_SERVER_RESPONSE_BODY_SIZE,
-            unit="By",
-            description="Size of HTTP server response bodies.",
-            buckets=_BODY_SIZE_BUCKETS_BY,
+        self.request_size, self.response_size = (
+            BoundedHistogram(meter, name, "By", f"Size of HTTP server {what} bodies.", _BODY_SIZE_BUCKETS_BY)
+            for name, what in (
+                (semconv.HTTP_SERVER_REQUEST_BODY_SIZE, "request"),
+                (semconv.HTTP_SERVER_RESPONSE_BODY_SIZE, "response"),
+            )
         )
         self.active = ActiveRequests(meter)
 
