@@ -342,3 +342,31 @@ def test_a_background_task_runs_in_its_own_span_after_the_server_span(instrument
     server, task = spans["POST /orders/{order}"], spans["BackgroundTask send_receipt"]
     assert task.parent is not None and task.parent.span_id == server.context.span_id
     assert server.end_time is not None and task.start_time is not None and server.end_time <= task.start_time
+
+
+def test_an_app_called_by_keyword_is_traced_and_an_odd_call_is_left_alone(instrumented: Signals) -> None:
+    app = build_app()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/api/items/4",
+        "raw_path": b"/api/items/4",
+        "root_path": "",
+        "scheme": "http",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "http_version": "1.1",
+    }
+    asyncio.run(app(scope, receive=receive, send=send))
+    assert sent[0]["status"] == 200
+    assert [s.name for s in server_spans(instrumented)] == ["GET /api/items/{item_id}"]
+    with pytest.raises(TypeError):  # FastAPI's own error for a call it does not accept, not otelperf's
+        app(scope)  # type: ignore[call-arg]

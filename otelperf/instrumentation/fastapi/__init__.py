@@ -48,13 +48,16 @@ _state: dict[str, ServerTelemetry] = {}
 
 def _call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     telemetry = _state.get("telemetry")
-    scope = args[0] if args else kwargs.get("scope")
+    try:  # the ASGI call, positional or by keyword; anything else is the app's business
+        scope, receive, send = (*args, *(kwargs[name] for name in ("scope", "receive", "send")[len(args) :]))
+    except (KeyError, TypeError, ValueError):
+        return wrapped(*args, **kwargs)
     if telemetry is None or not isinstance(scope, dict) or scope.get("type") == "lifespan" or _SERVED in scope:
         return wrapped(*args, **kwargs)
     scope[_SERVED] = True
     scope.setdefault("fastapi.telemetry", None)  # FastAPI's own telemetry: not this request
-    receive, send = (args[1], args[2]) if len(args) == 3 else (kwargs["receive"], kwargs["send"])
-    return telemetry.serve(wrapped, scope, receive, send, instance.router.routes)
+    routes = getattr(getattr(instance, "router", None), "routes", None)
+    return telemetry.serve(wrapped, scope, receive, send, routes)
 
 
 async def _traced_background_task(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
