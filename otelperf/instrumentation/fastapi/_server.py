@@ -217,7 +217,7 @@ class ServerTelemetry:
         method = raw_method if raw_method in _KNOWN_METHODS else "_OTHER"
         # The profiler takes the route from the span's name at its start: match the routes now.
         # Otherwise the route FastAPI matched is read when the request ends (no second match).
-        eager = routes is not None and framing()
+        eager = framing()
         route = route_template(routes, scope) if eager and routes is not None else None
         verb = "WS" if websocket else "HTTP" if method == "_OTHER" else method
         parent = propagate.extract(headers, getter=_HEADERS)
@@ -241,16 +241,19 @@ class ServerTelemetry:
             request.active_key = (method, scheme)
             self.active.add(request.active_key, 1)
         if span.is_recording():
-            self._describe(
-                span,
-                scope=scope,
-                headers=headers,
-                method=method,
-                raw_method=raw_method,
-                scheme=scheme,
-                route=route,
-                websocket=websocket,
-            )
+            try:
+                self._describe(
+                    span,
+                    scope=scope,
+                    headers=headers,
+                    method=method,
+                    raw_method=raw_method,
+                    scheme=scheme,
+                    route=route,
+                    websocket=websocket,
+                )
+            except Exception:  # noqa: BLE001 - the span goes on with fewer attributes; the count stays exact
+                logger.debug("HTTP server span attributes failed", exc_info=True)
         return request, parent
 
     def _describe(
