@@ -131,3 +131,9 @@ TASK_DURATION_BUCKETS_S: Final = (
 )
 # Buckets (seconds) for otelperf's own cost per span or measurement.
 SELF_DURATION_BUCKETS_S: Final = (1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3)
+
+
+def exception_type(error: BaseException) -> str:
+    """``exception.type`` as the conventions spell it: the fully-qualified class name (builtins bare)."""
+    kind = type(error)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"

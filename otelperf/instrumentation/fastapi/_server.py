@@ -7,8 +7,8 @@ What contrib's ``OpenTelemetryMiddleware`` records, for what a FastAPI service n
   attributes need (contrib decodes every header for each of its eight lookups);
 - span attributes are built only for a span that records (under a 10 % sampler, nine requests
   in ten build none);
-- ``http.server.active_requests`` is counted in a dict and *observed* at collection (the same
-  up-down counter in the export), instead of two synchronous measurements per request;
+- ``http.server.active_requests`` is an ``ObservedUpDownCounter`` (the same up-down counter in
+  the export), instead of two synchronous measurements per request;
 - the response size comes from the response's ``content-length`` of that request (contrib keeps
   it on the middleware, shared by concurrent requests).
 
@@ -29,7 +29,6 @@ WebSocket connections get a span (``network.protocol.name`` = ``websocket``) and
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from time import perf_counter
 from typing import Any
@@ -37,7 +36,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
-from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.metrics import Meter
 from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.util.http import (
@@ -48,7 +47,7 @@ from opentelemetry.util.http import (
 )
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram
+from otelperf._instruments import BoundedHistogram, ObservedUpDownCounter
 from otelperf._log import logger
 from otelperf.instrumentation.fastapi._routes import route_template, routed_template
 from otelperf.profiling._asyncio import frame, framing
@@ -79,8 +78,7 @@ class _Headers(Getter[dict[str, str]], Setter[dict[str, Any]]):
         return list(carrier)
 
     def set(self, carrier: dict[str, Any], key: str, value: str) -> None:
-        carrier.setdefault("headers", [])
-        carrier["headers"] = [*carrier["headers"], (key.lower().encode("latin-1"), value.encode("latin-1"))]
+        carrier["headers"] = [*carrier.get("headers", ()), (key.lower().encode("latin-1"), value.encode("latin-1"))]
 
 
 _HEADERS = _Headers()
@@ -123,30 +121,6 @@ class HeaderCapture:
         )
 
 
-class ActiveRequests:
-    """``http.server.active_requests``: counted per (method, scheme), observed at collection."""
-
-    def __init__(self, meter: Meter) -> None:
-        self._counts: dict[tuple[str, str], int] = {}
-        self._lock = threading.Lock()  # apps on several loops in several threads stay exact
-        meter.create_observable_up_down_counter(
-            semconv.HTTP_SERVER_ACTIVE_REQUESTS,
-            callbacks=[self._observe],
-            unit="{request}",
-            description="Number of active HTTP server requests.",
-        )
-
-    def add(self, key: tuple[str, str], delta: int) -> None:
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + delta
-
-    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
-        with self._lock:
-            counts = list(self._counts.items())
-        for (method, scheme), count in counts:
-            yield Observation(count, {semconv.HTTP_REQUEST_METHOD: method, semconv.URL_SCHEME: scheme})
-
-
 class ServerTelemetry:
     """The instruments and settings shared by every request of the instrumented apps."""
 
@@ -176,7 +150,9 @@ class ServerTelemetry:
                 (semconv.HTTP_SERVER_RESPONSE_BODY_SIZE, "response"),
             )
         )
-        self.active = ActiveRequests(meter)
+        self.active = ObservedUpDownCounter(
+            meter, semconv.HTTP_SERVER_ACTIVE_REQUESTS, "{request}", "Number of active HTTP server requests."
+        )
 
     async def serve(
         self, app: ASGIApp, scope: dict[str, Any], receive: Any, send: Any, routes: Sequence[Any] | None = None
@@ -238,8 +214,8 @@ class ServerTelemetry:
             size = headers.get("content-length")
             if size is not None and size.isdigit():
                 request.request_size = int(size)
-            request.active_key = (method, scheme)
-            self.active.add(request.active_key, 1)
+            request.active_attributes = {semconv.HTTP_REQUEST_METHOD: method, semconv.URL_SCHEME: scheme}
+            self.active.add(1, request.active_attributes)
         if span.is_recording():
             try:
                 self._describe(
@@ -330,16 +306,11 @@ def _span_name(verb: str, route: str | None, websocket: bool) -> str:
     return f"{verb} {route}" if route else verb
 
 
-def _error_type(error: BaseException) -> str:
-    kind = type(error)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-
-
 class _Request:
     """The state of one request between its start and its last response message."""
 
     __slots__ = (
-        "active_key",
+        "active_attributes",
         "metric_attributes",
         "request_size",
         "response_size",
@@ -360,7 +331,7 @@ class _Request:
         self.request_size: int | None = None
         self.response_size: int | None = None
         self.trailers = False
-        self.active_key: tuple[str, str] | None = None
+        self.active_attributes: dict[str, str] | None = None
         self.routed_in: tuple[dict[str, Any], str, str] | None = None  # (scope, verb, root path at start)
 
     def _take_route(self, scope: dict[str, Any], verb: str, root_path: str) -> None:
@@ -399,7 +370,7 @@ class _Request:
         span, status = self.span, self.status
         error_type = None
         if error is not None:
-            error_type = _error_type(error)
+            error_type = semconv.exception_type(error)
         elif status is None and self.metric_attributes is not None:
             error_type = "incomplete_response"  # the app returned without a response
         elif status is not None and status >= 500:
@@ -423,8 +394,8 @@ class _Request:
                 telemetry.request_size.record(self.request_size, attributes, context=context)
             if self.response_size is not None:
                 telemetry.response_size.record(self.response_size, attributes, context=context)
-        if self.active_key is not None:
-            self.telemetry.active.add(self.active_key, -1)
+        if self.active_attributes is not None:
+            self.telemetry.active.add(-1, self.active_attributes)
         span.end()
 
 

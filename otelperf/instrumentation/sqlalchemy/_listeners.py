@@ -126,11 +126,10 @@ class QueryListener:
                 span.set_attribute(semconv.ERROR_TYPE, error_type)
                 # The event record_exception would make, with scrubbed text, formatting the
                 # traceback once (record_exception formats it even when it is then replaced).
-                module = type(error).__module__
                 span.add_event(
                     "exception",
                     {
-                        "exception.type": f"{module}.{error_type}" if module != "builtins" else error_type,
+                        "exception.type": semconv.exception_type(error),
                         "exception.message": scrub_message(str(error)),
                         "exception.stacktrace": scrub_message("".join(traceback.format_exception(error))),
                         "exception.escaped": "False",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 import weakref
 from collections.abc import Iterable
@@ -13,7 +12,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram, SelfCost, series_limit
+from otelperf._instruments import BoundedHistogram, ObservedUpDownCounter, SelfCost
 from otelperf._log import logger
 from otelperf._memo import cached_on
 from otelperf.version import __version__
@@ -37,30 +36,6 @@ def pool_attributes(executor: Any, kind: str) -> dict[str, str]:
     return cached_on(executor, "_otelperf_attributes", lambda: _executor_attributes(executor, kind))
 
 
-class LiveCount:
-    """Integer counts per pool, changed under a lock, read by an observable instrument."""
-
-    def __init__(self) -> None:
-        self._counts: dict[tuple[str, str], list[Any]] = {}
-        self._lock = threading.Lock()
-
-    def add(self, delta: int, attributes: dict[str, str]) -> None:
-        key = (attributes[semconv.WORKER_POOL_NAME], attributes[semconv.WORKER_POOL_KIND])
-        with self._lock:
-            entry = self._counts.get(key)
-            if entry is None:
-                if len(self._counts) >= series_limit():
-                    return
-                entry = self._counts[key] = [0, attributes]
-            entry[0] += delta
-
-    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
-        with self._lock:
-            snapshot = [(count, attributes) for count, attributes in self._counts.values()]
-        for count, attributes in snapshot:
-            yield Observation(count, attributes)
-
-
 class PoolRecorder:
     """Queue depth, queue wait, active workers and task duration, per pool."""
 
@@ -80,21 +55,12 @@ class PoolRecorder:
             "Time a task waited for a free worker.",
             semconv.FAST_DURATION_BUCKETS_S,
         )
-        # Depth and active workers change twice per task: kept as plain counts and observed at each
-        # collection, they cost a locked integer update instead of two SDK measurements (~12 µs each).
-        self.queue_depth = LiveCount()
-        self.active = LiveCount()
-        meter.create_observable_up_down_counter(
-            semconv.WORKER_POOL_QUEUE_DEPTH,
-            callbacks=[self.queue_depth.observe],
-            unit="{task}",
-            description="Tasks submitted and not yet started.",
+        # Depth and active workers change twice per task: observed counts, not SDK measurements.
+        self.queue_depth = ObservedUpDownCounter(
+            meter, semconv.WORKER_POOL_QUEUE_DEPTH, "{task}", "Tasks submitted and not yet started."
         )
-        meter.create_observable_up_down_counter(
-            semconv.WORKER_POOL_WORKERS_ACTIVE,
-            callbacks=[self.active.observe],
-            unit="{worker}",
-            description="Workers running a task.",
+        self.active = ObservedUpDownCounter(
+            meter, semconv.WORKER_POOL_WORKERS_ACTIVE, "{worker}", "Workers running a task."
         )
         self._max_workers: weakref.WeakKeyDictionary[Any, tuple[dict[str, str], int]] = weakref.WeakKeyDictionary()
         self._fixed_max: dict[str, tuple[dict[str, str], int]] = {}
