@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -120,9 +121,15 @@ def test_single_worker_exports_sanitized_spans_metrics_and_resource(
     assert len(resource["service.instance.id"]) == 36
 
     # HTTP duration with exemplars pointing at real traces; DB duration for every statement.
-    http_points = wait_until(lambda: telemetry.points(service, "http.server.request.duration"), 10, "HTTP metrics")
-    users_point = [p for p in http_points if p.attributes.get("http.route") == "/users/{user_id}"]
+    def users_points() -> list[Any]:
+        points = telemetry.points(service, "http.server.request.duration")
+        return [p for p in points if p.attributes.get("http.route") == "/users/{user_id}"]
+
+    # The periodic exports before the last one hold fewer requests: wait for the final flush to land.
+    wait_until(lambda: [p for p in users_points() if int(p.data["count"]) >= 3], 10, "all three /users requests")
+    users_point = users_points()
     assert users_point and int(users_point[-1].data["count"]) == 3
+    http_points = telemetry.points(service, "http.server.request.duration")
     exemplar_traces = {e["traceId"] for p in http_points for e in p.data.get("exemplars", [])}
     assert exemplar_traces & {s.trace_id for s in server}, "no exemplar links to an exported trace"
     db_points = telemetry.points(service, "db.client.operation.duration")

@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -118,16 +119,18 @@ def test_samples_are_attributed_to_their_own_route_and_linked_to_spans(
         assert labelled >= floor, f"{function}: only {labelled:.1%} of its samples carry {ROUTES[function]}"
 
     # Trace -> profile: every labelled span_id is a root span's pyroscope.profile.id.
-    roots = wait_until(
-        lambda: [s for s in collector.telemetry.spans(service) if "pyroscope.profile.id" in s.attributes],
-        10,
-        "root spans with pyroscope.profile.id",
-    )
-    for span in roots:
+    labelled = {s.labels["span_id"] for s in ours if "span_id" in s.labels}
+
+    def roots() -> list[Any]:
+        return [s for s in collector.telemetry.spans(service) if "pyroscope.profile.id" in s.attributes]
+
+    # The last requests' roots arrive with the shutdown flush: wait for them, not for the first few.
+    wait_until(lambda: labelled <= {span.span_id for span in roots()}, 10, "the roots of every labelled span_id")
+    exported = roots()
+    for span in exported:
         assert span.attributes["pyroscope.profile.id"] == span.span_id
         assert span.parent_span_id == ""
-    labelled = {s.labels["span_id"] for s in ours if "span_id" in s.labels}
-    assert labelled and labelled <= {span.span_id for span in roots}
+    assert labelled and labelled <= {span.span_id for span in exported}
     assert any(
         "profiles -> pyroscope" in line and "(py-spy sampler, span labels)" in line for line in app.otelperf_lines()
     )
