@@ -5,12 +5,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
@@ -173,3 +175,49 @@ def test_slow_statements_get_an_event(signals: tuple[InMemorySpanExporter, InMem
     (event,) = span.events
     assert event.name == "otelperf.db.slow_query"
     assert event.attributes["otelperf.db.slow_query.threshold"] == 1e-9
+
+
+def _statements_under(parent_sampled: bool, sampler: Any) -> tuple[list[Any], list[Any], int]:
+    """Three statements under a parent span; the exported DB spans, the duration points and how
+    many spans the SDK was asked to start."""
+    from unittest import mock
+
+    from opentelemetry.sdk.trace import Tracer
+
+    exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    tracer_provider = TracerProvider(sampler=sampler)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    meter_provider = MeterProvider(metric_readers=[reader])
+    SQLAlchemyInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    engine = create_engine("sqlite://")
+    flags = TraceFlags(TraceFlags.SAMPLED if parent_sampled else TraceFlags.DEFAULT)
+    parent = NonRecordingSpan(SpanContext(0x1234, 0x5678, is_remote=False, trace_flags=flags))
+    original = Tracer.start_span
+    with (
+        mock.patch.object(Tracer, "start_span", autospec=True, side_effect=original) as start_span,
+        trace.use_span(parent),
+        engine.connect() as connection,
+    ):
+        for _ in range(3):
+            connection.execute(text("SELECT 1"))
+    points = durations(reader)
+    SQLAlchemyInstrumentor().uninstrument()
+    meter_provider.shutdown()
+    return list(exporter.get_finished_spans()), points, start_span.call_count
+
+
+def test_no_span_is_started_under_a_parent_the_sampler_dropped() -> None:
+    spans, points, started = _statements_under(parent_sampled=False, sampler=ParentBased(TraceIdRatioBased(0.1)))
+    assert (spans, started) == ([], 0)
+    assert [p.count for p in points] == [3]  # the metric is exact all the same
+
+
+def test_sampled_parents_and_other_samplers_still_get_their_spans() -> None:
+    spans, points, _ = _statements_under(parent_sampled=True, sampler=ParentBased(TraceIdRatioBased(0.1)))
+    assert [s.name for s in spans] == ["SELECT"] * 3
+    assert [p.count for p in points] == [3]
+    # A sampler that samples the children of unsampled parents is asked, and its answer kept.
+    keeps_children = ParentBased(ALWAYS_OFF, local_parent_not_sampled=ALWAYS_ON)
+    spans, points, started = _statements_under(parent_sampled=False, sampler=keeps_children)
+    assert (len(spans), started) == (3, 3)
+    assert [p.count for p in points] == [3]

@@ -16,6 +16,7 @@ from otelperf import semconv
 from otelperf._instruments import BoundedHistogram, SelfCost
 from otelperf._log import logger
 from otelperf._memo import cached_on
+from otelperf.instrumentation._children import ChildSpans
 from otelperf.sqltext import sanitize_sql, scrub_message, summarize_sql
 
 _STATE = "_otelperf_query"
@@ -68,6 +69,7 @@ class QueryListener:
 
     def __init__(self, tracer: Tracer, meter: Meter, slow_query_threshold_s: float = 0.5) -> None:
         self._tracer = tracer
+        self._children = ChildSpans(tracer)
         self._slow_s = slow_query_threshold_s
         self._duration = BoundedHistogram(
             meter,
@@ -93,15 +95,18 @@ class QueryListener:
             begin = time.perf_counter()
             operation, table = summarize_sql(statement)
             metric_attributes = _metric_attributes(conn.engine, operation, table)
-            span_attributes = dict(metric_attributes)
-            span_attributes[semconv.DB_QUERY_TEXT] = sanitize_sql(statement)
-            name = f"{operation} {table}" if table else operation
-            span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attributes)
+            span = None if self._children.skip() else self._start_span(statement, operation, table, metric_attributes)
             if timed:
                 self._cost.record(begin)
             setattr(context, _STATE, (span, time.perf_counter(), metric_attributes))
         except Exception:  # noqa: BLE001 - never reach the application
             logger.debug("sqlalchemy before_cursor_execute failed", exc_info=True)
+
+    def _start_span(self, statement: str, operation: str, table: str | None, attributes: dict[str, Any]) -> Any:
+        span_attributes = dict(attributes)
+        span_attributes[semconv.DB_QUERY_TEXT] = sanitize_sql(statement)
+        name = f"{operation} {table}" if table else operation
+        return self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attributes)
 
     def after_cursor_execute(  # noqa: PLR0917 - SQLAlchemy's event signature
         self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
@@ -121,8 +126,12 @@ class QueryListener:
             duration = time.perf_counter() - started
             if error is not None:
                 attributes = dict(attributes)
-                error_type = type(error).__qualname__
-                attributes[semconv.ERROR_TYPE] = error_type
+                attributes[semconv.ERROR_TYPE] = type(error).__qualname__
+            if span is None:  # under a parent that is not sampled (``ChildSpans``)
+                self._duration.record(duration, attributes)
+                return
+            if error is not None:
+                error_type = attributes[semconv.ERROR_TYPE]
                 span.set_attribute(semconv.ERROR_TYPE, error_type)
                 # The event record_exception would make, with scrubbed text, formatting the
                 # traceback once (record_exception formats it even when it is then replaced).

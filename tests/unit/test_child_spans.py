@@ -1,0 +1,51 @@
+"""``ChildSpans.skip``: a client span is skipped only where the sampler would drop it anyway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    ParentBasedTraceIdRatio,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import NonRecordingSpan, NoOpTracer, SpanContext, TraceFlags
+
+from otelperf.instrumentation._children import ChildSpans
+
+
+def _skip(sampler: Any, *, parent_sampled: bool | None) -> bool:
+    children = ChildSpans(TracerProvider(sampler=sampler).get_tracer("t"))
+    if parent_sampled is None:
+        return children.skip()
+    flags = TraceFlags(TraceFlags.SAMPLED if parent_sampled else TraceFlags.DEFAULT)
+    with trace.use_span(NonRecordingSpan(SpanContext(1, 2, is_remote=True, trace_flags=flags))):
+        return children.skip()
+
+
+@pytest.mark.parametrize(
+    ("sampler", "skips"),
+    [
+        (ParentBasedTraceIdRatio(0.1), True),
+        (ParentBased(ALWAYS_ON), True),
+        (TraceIdRatioBased(0.5), True),
+        (ALWAYS_OFF, True),
+        (ALWAYS_ON, False),  # would sample the child of an unsampled parent
+        (ParentBased(ALWAYS_ON, remote_parent_not_sampled=ALWAYS_ON), False),
+    ],
+)
+def test_only_samplers_that_follow_the_parent_skip_under_an_unsampled_one(sampler: Any, skips: bool) -> None:
+    assert _skip(sampler, parent_sampled=False) is skips
+    assert _skip(sampler, parent_sampled=True) is False
+    assert _skip(sampler, parent_sampled=None) is False  # no parent: a root, always asked
+
+
+def test_a_tracer_without_an_sdk_behind_it_never_skips() -> None:
+    flags = TraceFlags(TraceFlags.DEFAULT)
+    with trace.use_span(NonRecordingSpan(SpanContext(1, 2, is_remote=False, trace_flags=flags))):
+        assert ChildSpans(NoOpTracer()).skip() is False
