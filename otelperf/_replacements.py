@@ -1,3 +1,7 @@
 """Contrib instrumentors that otelperf replaces with its own, by entry-point name."""
 
-REPLACED: dict[str, str] = {"fastapi": "otelperf_fastapi", "sqlalchemy": "otelperf_sqlalchemy"}
+REPLACED: dict[str, str] = {
+    "fastapi": "otelperf_fastapi",
+    "redis": "otelperf_redis",
+    "sqlalchemy": "otelperf_sqlalchemy",
+}

@@ -39,7 +39,10 @@ def serving() -> Iterator[_startup.StartupState]:
     _startup.STATE = saved
 
 
-@pytest.mark.parametrize(("contrib", "ours"), [("fastapi", "otelperf_fastapi"), ("sqlalchemy", "otelperf_sqlalchemy")])
+@pytest.mark.parametrize(
+    ("contrib", "ours"),
+    [("fastapi", "otelperf_fastapi"), ("redis", "otelperf_redis"), ("sqlalchemy", "otelperf_sqlalchemy")],
+)
 def test_contrib_instrumentors_are_replaced_by_ours(
     serving: _startup.StartupState, monkeypatch: pytest.MonkeyPatch, contrib: str, ours: str
 ) -> None:

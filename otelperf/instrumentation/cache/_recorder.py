@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import metrics
+from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
 
 from otelperf import semconv
 from otelperf._instruments import BoundedHistogram, SelfCost
 from otelperf._log import logger
-from otelperf.instrumentation.cache._results import HIT, MISS, read_outcomes
+from otelperf.instrumentation.cache._results import HIT, MISS, command_name, read_outcomes
 from otelperf.version import __version__
 
 _MAX_MEMO = 4096
@@ -59,21 +60,26 @@ class CacheRecorder:
         hits: int = 0,
         misses: int = 0,
         error: BaseException | None = None,
+        context: Context | None = None,
     ) -> None:
-        """One operation: ``hits + misses`` measurements for a read, one otherwise."""
+        """One operation: ``hits + misses`` measurements for a read, one otherwise.
+
+        ``context`` holds the operation's span, when it records: its measurements link to it.
+        """
         try:
             timed = self._cost.sampled()
             started = time.perf_counter() if timed else 0.0
+            record = self._duration.record
             if error is not None:
-                self._duration.record(duration_s, self._attributes(name, operation, None, type(error).__qualname__))
+                record(duration_s, self._attributes(name, operation, None, type(error).__qualname__), context)
             elif hits or misses:
                 share = duration_s / (hits + misses)
                 for _ in range(hits):
-                    self._duration.record(share, self._attributes(name, operation, HIT, None))
+                    record(share, self._attributes(name, operation, HIT, None), context)
                 for _ in range(misses):
-                    self._duration.record(share, self._attributes(name, operation, MISS, None))
+                    record(share, self._attributes(name, operation, MISS, None), context)
             else:
-                self._duration.record(duration_s, self._attributes(name, operation, None, None))
+                record(duration_s, self._attributes(name, operation, None, None), context)
             if timed:
                 self._cost.record(started)
         except Exception:  # noqa: BLE001 - never reach the application
@@ -87,19 +93,26 @@ class CacheRecorder:
         reply: Any,
         duration_s: float,
         error: BaseException | None = None,
+        context: Context | None = None,
     ) -> None:
         outcome = read_outcomes(operation, args, reply) if error is None else None
         hits, misses = outcome if outcome is not None else (0, 0)
-        self.record(name, operation, duration_s, hits, misses, error)
+        self.record(name, operation, duration_s, hits, misses, error, context)
 
-    def pipeline(self, name: str, commands: Sequence[Sequence[Any]], replies: Any, duration_s: float) -> None:
+    def pipeline(  # noqa: PLR0917 - mirrors ``command``
+        self,
+        name: str,
+        commands: Sequence[Sequence[Any]],
+        replies: Any,
+        duration_s: float,
+        error: BaseException | None = None,
+        context: Context | None = None,
+    ) -> None:
         """Each queued command counts, with an equal share of the round trip."""
-        if not commands or not isinstance(replies, list) or len(replies) != len(commands):
-            self.record(name, "PIPELINE", duration_s)
+        if error is not None or not commands or not isinstance(replies, list) or len(replies) != len(commands):
+            self.record(name, "PIPELINE", duration_s, error=error, context=context)
             return
         share = duration_s / len(commands)
         for args, reply in zip(commands, replies, strict=True):
-            first = args[0] if args else "?"
-            operation = (first.decode() if isinstance(first, bytes) else str(first)).upper()
-            error = reply if isinstance(reply, Exception) else None
-            self.command(name, operation, args, None if error else reply, share, error)
+            failed = reply if isinstance(reply, Exception) else None
+            self.command(name, command_name(args), args, None if failed else reply, share, failed, context)

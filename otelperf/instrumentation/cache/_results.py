@@ -13,6 +13,12 @@ _SINGLE = frozenset({"GET", "GETEX", "GETDEL", "HGET", "HGETALL", "LINDEX", "JSO
 _PER_ELEMENT = frozenset({"MGET", "HMGET", "JSON.MGET"})
 
 
+def command_name(args: Sequence[Any]) -> str:
+    """``GET`` for ``("get", "key")`` or ``(b"GET", b"key")``: the command, upper case."""
+    first = args[0] if args else "?"
+    return (first.decode(errors="replace") if isinstance(first, bytes) else str(first)).upper()
+
+
 def read_outcomes(command: str, args: Sequence[Any], reply: Any) -> tuple[int, int] | None:
     """(hits, misses) for a cache read, ``None`` for any other command."""
     if command in _SINGLE:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.metrics import Meter
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind, Tracer
 
 from otelperf import semconv
 from otelperf._instruments import BoundedHistogram, SelfCost
 from otelperf._log import logger
 from otelperf._memo import cached_on
 from otelperf.instrumentation._children import ChildSpans
-from otelperf.sqltext import sanitize_sql, scrub_message, summarize_sql
+from otelperf.instrumentation._errors import record_error
+from otelperf.sqltext import sanitize_sql, summarize_sql
 
 _STATE = "_otelperf_query"
 _MAX_MEMO = 4096
@@ -131,20 +131,7 @@ class QueryListener:
                 self._duration.record(duration, attributes)
                 return
             if error is not None:
-                error_type = attributes[semconv.ERROR_TYPE]
-                span.set_attribute(semconv.ERROR_TYPE, error_type)
-                # The event record_exception would make, with scrubbed text, formatting the
-                # traceback once (record_exception formats it even when it is then replaced).
-                span.add_event(
-                    "exception",
-                    {
-                        "exception.type": semconv.exception_type(error),
-                        "exception.message": scrub_message(str(error)),
-                        "exception.stacktrace": scrub_message("".join(traceback.format_exception(error))),
-                        "exception.escaped": "False",
-                    },
-                )
-                span.set_status(Status(StatusCode.ERROR, scrub_message(f"{error_type}: {error}")[:512]))
+                record_error(span, error, attributes[semconv.ERROR_TYPE])
             if duration >= self._slow_s:
                 span.add_event(
                     semconv.DB_SLOW_QUERY_EVENT,
