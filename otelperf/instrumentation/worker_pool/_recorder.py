@@ -77,7 +77,9 @@ class PoolRecorder:
         if max_workers is None:
             return
         try:
-            self._max_workers[pool] = (attributes, max_workers)
+            known = self._max_workers.get(pool)
+            if known is None or known[1] != max_workers:  # one weak reference per pool, not per task
+                self._max_workers[pool] = (attributes, max_workers)
         except TypeError:
             self._fixed_max[attributes[semconv.WORKER_POOL_NAME]] = (attributes, max_workers)
 
@@ -109,14 +111,10 @@ class TaskLife:
         self._submitted = time.perf_counter()
         self._started = 0.0
         if queued:
-            self._safely(recorder.queue_depth.add, 1, attributes)
-
-    @staticmethod
-    def _safely(function: Any, *args: Any) -> None:
-        try:
-            function(*args)
-        except Exception:  # noqa: BLE001 - never reach the application
-            logger.debug("worker-pool measurement failed", exc_info=True)
+            try:
+                recorder.queue_depth.add(1, attributes)
+            except Exception:  # noqa: BLE001
+                logger.debug("worker-pool measurement failed", exc_info=True)
 
     @property
     def started(self) -> bool:
@@ -125,23 +123,30 @@ class TaskLife:
     def start(self) -> None:
         self._started = time.perf_counter()
         recorder, attributes = self._recorder, self._attributes
-        if self._queued:
-            self._safely(recorder.queue_depth.add, -1, attributes)
-            self._safely(recorder.queue_wait.record, self._started - self._submitted, attributes)
-        self._safely(recorder.active.add, 1, attributes)
+        try:
+            # The counts first: a failing SDK measurement must not leave them off by one.
+            recorder.active.add(1, attributes)
+            if self._queued:
+                recorder.queue_depth.add(-1, attributes)
+                recorder.queue_wait.record(self._started - self._submitted, attributes)
+        except Exception:  # noqa: BLE001 - never reach the application
+            logger.debug("worker-pool measurement failed", exc_info=True)
 
     def finish(self, outcome: str) -> None:
         recorder = self._recorder
-        self._safely(recorder.active.add, -1, self._attributes)
-        self._safely(
-            recorder.task_duration.record,
-            time.perf_counter() - self._started,
-            recorder.with_outcome(self._attributes, outcome),
-        )
+        try:
+            recorder.active.add(-1, self._attributes)
+            duration = time.perf_counter() - self._started
+            recorder.task_duration.record(duration, recorder.with_outcome(self._attributes, outcome))
+        except Exception:  # noqa: BLE001
+            logger.debug("worker-pool measurement failed", exc_info=True)
 
     def dropped(self, outcome: str) -> None:
         """Cancelled, or refused by the executor, before it started."""
         recorder = self._recorder
-        if self._queued:
-            self._safely(recorder.queue_depth.add, -1, self._attributes)
-        self._safely(recorder.task_duration.record, 0.0, recorder.with_outcome(self._attributes, outcome))
+        try:
+            if self._queued:
+                recorder.queue_depth.add(-1, self._attributes)
+            recorder.task_duration.record(0.0, recorder.with_outcome(self._attributes, outcome))
+        except Exception:  # noqa: BLE001
+            logger.debug("worker-pool measurement failed", exc_info=True)
