@@ -213,8 +213,10 @@ def sql_cases() -> list[Case]:
         for _ in range(iterations):
             pass
 
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
     engine = create_engine("sqlite://")
-    tracer_provider = TracerProvider()
+    tracer_provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.1)))
     tracer_provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
     meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
     query = text("SELECT 1")
@@ -234,13 +236,16 @@ def sql_cases() -> list[Case]:
     return [
         Case("sanitize_sql, first sight of a statement", "µs/statement", "empty loop", noop, uncached, 5_000),
         Case("sanitize_sql, repeated statement (cached)", "µs/statement", "empty loop", noop, cached, 200_000),
-        Case(
-            "SQLAlchemy statement (span + duration metric)",
-            "µs/statement",
-            "SQLite `SELECT 1`, uninstrumented",
-            execute,
-            execute_instrumented,
-            5_000,
+        *(
+            Case(
+                f"SQLAlchemy statement (span + duration metric), {label}",
+                "µs/statement",
+                "SQLite `SELECT 1`, uninstrumented",
+                _under_request(sampled)(execute),
+                _under_request(sampled)(execute_instrumented),
+                5_000,
+            )
+            for label, sampled in [("unsampled request", False), ("sampled request", True)]
         ),
     ]
 
@@ -329,6 +334,76 @@ def pool_cases() -> list[Case]:
     ]
 
 
+def _under_request(sampled: bool) -> Callable[[Callable[[int], None]], Callable[[int], None]]:
+    """Runs a case inside a request's span context, sampled or not (the 10 % sampler's nine in ten)."""
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+    request = NonRecordingSpan(SpanContext(0x51, 0x52, is_remote=False, trace_flags=flags))
+
+    def inside(run: Callable[[int], None]) -> Callable[[int], None]:
+        def in_request(iterations: int) -> None:
+            with trace.use_span(request):
+                run(iterations)
+
+        return in_request
+
+    return inside
+
+
+def redis_cases() -> list[Case]:
+    """A Redis ``GET`` through contrib's instrumentation and through ``otelperf_redis``, on a client
+    whose network round trip is replaced by a constant reply (what is left is the instrumentation)."""
+    import redis
+    from opentelemetry.instrumentation.redis import RedisInstrumentor as ContribRedisInstrumentor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    from otelperf.instrumentation.redis import RedisInstrumentor
+
+    class NoNetworkRedis(redis.Redis):
+        def _execute_command(self, *args: Any, **options: Any) -> Any:
+            return b"value"
+
+    client = NoNetworkRedis()
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.1)))
+    provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+
+    def get(iterations: int) -> None:
+        for _ in range(iterations):
+            client.get("key")
+
+    def instrumented(instrumentor: Any) -> Callable[[int], None]:
+        def run(iterations: int) -> None:
+            instrumentor.instrument(tracer_provider=provider, meter_provider=meter_provider)
+            try:
+                get(iterations)
+            finally:
+                instrumentor.uninstrument()
+
+        return run
+
+    cases = []
+    for label, sampled in [("unsampled request", False), ("sampled request", True)]:
+        inside = _under_request(sampled)
+        for name, instrumentor in [
+            ("contrib redis (span only)", ContribRedisInstrumentor()),
+            ("otelperf_redis (span + cache measurement)", RedisInstrumentor()),
+        ]:
+            cases.append(
+                Case(
+                    f"Redis GET, {name}, {label}",
+                    "µs/command",
+                    "uninstrumented client",
+                    inside(get),
+                    inside(instrumented(instrumentor)),
+                    10_000,
+                )
+            )
+    return cases
+
+
 def _fastapi_app() -> object:
     from fastapi import FastAPI
 
@@ -411,7 +486,8 @@ def http_cases() -> list[Case]:
 
 def run() -> tuple[list[tuple[Case, float, float]], str]:
     results = []
-    for case in [*span_cases(), *export_cases(), *sql_cases(), *metric_cases(), *pool_cases(), *http_cases()]:
+    cases = [*span_cases(), *export_cases(), *sql_cases(), *metric_cases(), *pool_cases(), *redis_cases()]
+    for case in [*cases, *http_cases()]:
         base, measured = measure(case)
         results.append((case, base, measured))
         print(f"{case.name}: {base:.2f} -> {measured:.2f} {case.unit}", file=sys.stderr)
