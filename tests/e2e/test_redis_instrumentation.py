@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio, Sampler
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 
 from otelperf.instrumentation.redis import RedisInstrumentor
+from tests.sdk_points import read_points
 
 
 class Signals:
@@ -38,15 +39,7 @@ class Signals:
         return list(self.spans.get_finished_spans())
 
     def cache_points(self) -> list[Any]:
-        data = self.reader.get_metrics_data()
-        return [
-            point
-            for rm in data.resource_metrics
-            for sm in rm.scope_metrics
-            for m in sm.metrics
-            if m.name == "otelperf.cache.operation.duration"
-            for point in m.data.data_points
-        ]
+        return [p.point for p in read_points(self.reader, "otelperf.cache.operation.duration")]
 
     def counts(self, points: list[Any] | None = None) -> Counter[tuple[str, str | None, str | None]]:
         counts: Counter[tuple[str, str | None, str | None]] = Counter()

@@ -11,39 +11,18 @@ from typing import Any
 import pytest
 from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from tests.sdk_points import Point, read_points
+
+__all__ = ["Point", "Signals", "read_points"]
+
 _READER = InMemoryMetricReader()
 _PROVIDER = MeterProvider(metric_readers=[_READER])
 metrics.set_meter_provider(_PROVIDER)
-
-
-@dataclass
-class Point:
-    name: str
-    attributes: dict[str, Any]
-    point: Any
-
-    @property
-    def count(self) -> int:
-        return int(self.point.count) if isinstance(self.point, HistogramDataPoint) else int(self.point.value)
-
-
-def read_points(reader: InMemoryMetricReader, name: str) -> list[Point]:
-    data = reader.get_metrics_data()
-    if data is None:
-        return []
-    return [
-        Point(metric.name, dict(point.attributes or {}), point)
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-        if metric.name == name
-        for point in metric.data.data_points
-    ]
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from otelperf.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from tests.sdk_points import read_points
 
 
 @pytest.fixture
@@ -38,15 +39,7 @@ def _uninstrument_after_each_test() -> Iterator[None]:
 
 
 def durations(reader: InMemoryMetricReader) -> list[Any]:
-    data = reader.get_metrics_data()
-    return [
-        point
-        for rm in data.resource_metrics
-        for sm in rm.scope_metrics
-        for m in sm.metrics
-        if m.name == "db.client.operation.duration"
-        for point in m.data.data_points
-    ]
+    return [p.point for p in read_points(reader, "db.client.operation.duration")]
 
 
 Signals = tuple[InMemorySpanExporter, InMemoryMetricReader]

@@ -39,7 +39,7 @@ Under ``opentelemetry-instrument`` with otelperf installed this is automatic (en
 from __future__ import annotations
 
 import importlib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from opentelemetry import trace
@@ -48,7 +48,7 @@ from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
 from otelperf.instrumentation.cache._recorder import CacheRecorder
-from otelperf.instrumentation.redis._telemetry import RedisTelemetry
+from otelperf.instrumentation.redis._telemetry import Operation, RedisTelemetry
 from otelperf.instrumentation.redis.package import _instruments
 from otelperf.version import __version__
 
@@ -56,74 +56,64 @@ __all__ = ["RedisInstrumentor"]
 
 _state: dict[str, RedisTelemetry] = {}
 
+Begin = Callable[[RedisTelemetry, Any, tuple[Any, ...]], Operation | None]
 
-def _execute_command(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+
+def _begin(begin: Begin, instance: Any, args: tuple[Any, ...]) -> Operation | None:
     telemetry = _state.get("telemetry")
-    if telemetry is None:
-        return wrapped(*args, **kwargs)
-    call = telemetry.begin(instance, args)
-    try:
-        reply = wrapped(*args, **kwargs)
-    except Exception as exc:
-        telemetry.end(call, instance, args, None, exc)
-        raise
-    telemetry.end(call, instance, args, reply, None)
-    return reply
+    return begin(telemetry, instance, args) if telemetry is not None else None
 
 
-async def _execute_command_async(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    telemetry = _state.get("telemetry")
-    if telemetry is None:
-        return await wrapped(*args, **kwargs)
-    call = telemetry.begin(instance, args)
-    try:
-        reply = await wrapped(*args, **kwargs)
-    except Exception as exc:
-        telemetry.end(call, instance, args, None, exc)
-        raise
-    telemetry.end(call, instance, args, reply, None)
-    return reply
+def _traced(begin: Begin) -> Callable[..., Any]:
+    """A wrapt wrapper for a blocking call: ``begin`` before it, the operation's ``end`` after."""
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        operation = _begin(begin, instance, args)
+        if operation is None:
+            return wrapped(*args, **kwargs)
+        try:
+            reply = wrapped(*args, **kwargs)
+        except Exception as exc:
+            operation.end(None, exc)
+            raise
+        operation.end(reply, None)
+        return reply
+
+    return wrapper
 
 
-def _pipeline_execute(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    telemetry = _state.get("telemetry")
-    if telemetry is None:
-        return wrapped(*args, **kwargs)
-    call, commands = telemetry.begin_pipeline(instance)
-    try:
-        replies = wrapped(*args, **kwargs)
-    except Exception as exc:
-        telemetry.end_pipeline(call, instance, commands, None, exc)
-        raise
-    telemetry.end_pipeline(call, instance, commands, replies, None)
-    return replies
+def _traced_async(begin: Begin) -> Callable[..., Any]:
+    """The same for a coroutine method (``redis.asyncio``)."""
+
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        operation = _begin(begin, instance, args)
+        if operation is None:
+            return await wrapped(*args, **kwargs)
+        try:
+            reply = await wrapped(*args, **kwargs)
+        except Exception as exc:
+            operation.end(None, exc)
+            raise
+        operation.end(reply, None)
+        return reply
+
+    return wrapper
 
 
-async def _pipeline_execute_async(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    telemetry = _state.get("telemetry")
-    if telemetry is None:
-        return await wrapped(*args, **kwargs)
-    call, commands = telemetry.begin_pipeline(instance)
-    try:
-        replies = await wrapped(*args, **kwargs)
-    except Exception as exc:
-        telemetry.end_pipeline(call, instance, commands, None, exc)
-        raise
-    telemetry.end_pipeline(call, instance, commands, replies, None)
-    return replies
-
+_command, _command_async = _traced(RedisTelemetry.command), _traced_async(RedisTelemetry.command)
+_pipeline, _pipeline_async = _traced(RedisTelemetry.pipeline), _traced_async(RedisTelemetry.pipeline)
 
 _TARGETS = (
-    ("redis.client", "Redis.execute_command", _execute_command),
-    ("redis.client", "Pipeline.execute", _pipeline_execute),
-    ("redis.client", "Pipeline.immediate_execute_command", _execute_command),
-    ("redis.cluster", "RedisCluster.execute_command", _execute_command),
-    ("redis.cluster", "ClusterPipeline.execute", _pipeline_execute),
-    ("redis.asyncio.client", "Redis.execute_command", _execute_command_async),
-    ("redis.asyncio.client", "Pipeline.execute", _pipeline_execute_async),
-    ("redis.asyncio.client", "Pipeline.immediate_execute_command", _execute_command_async),
-    ("redis.asyncio.cluster", "RedisCluster.execute_command", _execute_command_async),
-    ("redis.asyncio.cluster", "ClusterPipeline.execute", _pipeline_execute_async),
+    ("redis.client", "Redis.execute_command", _command),
+    ("redis.client", "Pipeline.execute", _pipeline),
+    ("redis.client", "Pipeline.immediate_execute_command", _command),
+    ("redis.cluster", "RedisCluster.execute_command", _command),
+    ("redis.cluster", "ClusterPipeline.execute", _pipeline),
+    ("redis.asyncio.client", "Redis.execute_command", _command_async),
+    ("redis.asyncio.client", "Pipeline.execute", _pipeline_async),
+    ("redis.asyncio.client", "Pipeline.immediate_execute_command", _command_async),
+    ("redis.asyncio.cluster", "RedisCluster.execute_command", _command_async),
+    ("redis.asyncio.cluster", "ClusterPipeline.execute", _pipeline_async),
 )
 
 

@@ -1,8 +1,9 @@
 """One client span and the cache measurements of each Redis command or pipeline.
 
-``begin`` runs before the call and ``end`` after it; neither raises. The span is started only
-where it can record (``ChildSpans``), with its attributes; the measurements are recorded always,
-in the span's context when it records, so exemplars link them to it.
+``RedisTelemetry.command`` / ``.pipeline`` run before the call and return an ``Operation`` whose
+``end`` runs after it; none of them raises. The span is started only where it can record
+(``ChildSpans``); the measurements are recorded always, in the span's context when it records, so
+exemplars link them to it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind, Tracer
 
@@ -29,8 +31,40 @@ from otelperf.instrumentation.redis._client import (
     statement,
 )
 
-# What ``begin`` hands to ``end``: the span (or None) and the start time; None when suppressed.
-Call = tuple[Span | None, float] | None
+
+class Operation:
+    """A command (``commands`` is ``None``) or a pipeline in flight: its span, if any, and its start."""
+
+    __slots__ = ("_args", "_commands", "_instance", "_recorder", "_span", "_started")
+
+    def __init__(
+        self,
+        recorder: CacheRecorder,
+        instance: Any,
+        args: Sequence[Any],
+        commands: list[Sequence[Any]] | None,
+        span: Span | None,
+    ) -> None:
+        self._recorder = recorder
+        self._instance = instance
+        self._args = args
+        self._commands = commands
+        self._span = span
+        self._started = time.perf_counter()
+
+    def end(self, reply: Any, error: BaseException | None) -> None:
+        duration = time.perf_counter() - self._started
+        try:
+            name = describe(self._instance).name
+            if self._commands is None:
+                context = _finish(self._span, error)
+                self._recorder.command(name, command_name(self._args), self._args, reply, duration, error, context)
+            else:
+                # A WATCHed key that changed aborts the transaction: the app's retry loop, not a failure.
+                context = _finish(self._span, None if _is_watch_error(error) else error)
+                self._recorder.pipeline(name, self._commands, reply, duration, error, context)
+        except Exception:  # noqa: BLE001 - never reach the application
+            logger.debug("redis span end failed", exc_info=True)
 
 
 class RedisTelemetry:
@@ -39,68 +73,42 @@ class RedisTelemetry:
         self._children = ChildSpans(tracer)
         self._recorder = recorder
 
-    def begin(self, instance: Any, args: Sequence[Any]) -> Call:
+    def command(self, instance: Any, args: Sequence[Any]) -> Operation | None:
+        """A single command (``None`` when instrumentation is suppressed)."""
         if not is_instrumentation_enabled():
             return None
         span = None
         try:
             if not self._children.skip():
                 operation = command_name(args)
-                attributes = dict(describe(instance).span_attributes)
-                attributes[semconv.DB_OPERATION_NAME] = operation
-                attributes[semconv.DB_QUERY_TEXT] = statement(args)
-                span = self._tracer.start_span(operation, kind=SpanKind.CLIENT, attributes=attributes)
-        except Exception:  # noqa: BLE001 - never reach the application
-            logger.debug("redis span start failed", exc_info=True)
-        return span, time.perf_counter()
-
-    def end(self, call: Call, instance: Any, args: Sequence[Any], reply: Any, error: BaseException | None) -> None:
-        if call is None:
-            return
-        span, started = call
-        try:
-            context = _finish(span, error)
-            operation = command_name(args)
-            self._recorder.command(
-                describe(instance).name, operation, args, reply, time.perf_counter() - started, error, context
-            )
+                span = self._start(instance, operation, {semconv.DB_QUERY_TEXT: statement(args)})
         except Exception:  # noqa: BLE001
-            logger.debug("redis span end failed", exc_info=True)
+            logger.debug("redis span start failed", exc_info=True)
+        return Operation(self._recorder, instance, args, None, span)
 
-    def begin_pipeline(self, pipeline: Any) -> tuple[Call, list[Sequence[Any]]]:
+    def pipeline(self, instance: Any, args: Sequence[Any]) -> Operation | None:
+        """A pipeline's ``execute``: its queued commands, read before they run."""
         if not is_instrumentation_enabled():
-            return None, []
-        commands = pipeline_commands(pipeline)
+            return None
+        commands = pipeline_commands(instance)
         span = None
         try:
             if not self._children.skip():
-                operation = batch_name(commands) if commands else "BATCH"
-                attributes = dict(describe(pipeline).span_attributes)
-                attributes[semconv.DB_OPERATION_NAME] = operation
-                attributes[semconv.DB_OPERATION_BATCH_SIZE] = len(commands)
-                attributes[semconv.DB_QUERY_TEXT] = pipeline_statement(commands)
-                span = self._tracer.start_span(operation, kind=SpanKind.CLIENT, attributes=attributes)
+                extra = {
+                    semconv.DB_OPERATION_BATCH_SIZE: len(commands),
+                    semconv.DB_QUERY_TEXT: pipeline_statement(commands),
+                }
+                span = self._start(instance, batch_name(commands), extra)
         except Exception:  # noqa: BLE001
             logger.debug("redis pipeline span start failed", exc_info=True)
-        return (span, time.perf_counter()), commands
+        return Operation(self._recorder, instance, args, commands, span)
 
-    def end_pipeline(
-        self, call: Call, pipeline: Any, commands: list[Sequence[Any]], replies: Any, error: BaseException | None
-    ) -> None:
-        if call is None:
-            return
-        span, started = call
-        try:
-            # A WATCHed key that changed aborts the transaction: the app's retry loop, not a failure.
-            failed = None if _is_watch_error(error) else error
-            context = _finish(span, failed)
-            duration = time.perf_counter() - started
-            self._recorder.pipeline(describe(pipeline).name, commands, replies, duration, error, context)
-        except Exception:  # noqa: BLE001
-            logger.debug("redis pipeline span end failed", exc_info=True)
+    def _start(self, instance: Any, operation: str, extra: dict[str, Any]) -> Span:
+        attributes = {**describe(instance).span_attributes, semconv.DB_OPERATION_NAME: operation, **extra}
+        return self._tracer.start_span(operation, kind=SpanKind.CLIENT, attributes=attributes)
 
 
-def _finish(span: Span | None, error: BaseException | None) -> Any:
+def _finish(span: Span | None, error: BaseException | None) -> Context | None:
     """End the span; the context its measurements are recorded in (``None``: the current one)."""
     if span is None or not span.is_recording():
         return None
