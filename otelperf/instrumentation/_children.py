@@ -7,7 +7,8 @@ nothing. The built-in samplers decide such a child exactly as its parent was dec
 
 - ``parentbased_*`` (otelperf's default production sampler): a parent that is not sampled, local
   or remote, drops its children (``ALWAYS_OFF`` for both, unless set otherwise in code);
-- ``traceidratio``: the child has the parent's trace id, so the same ratio gives the same answer;
+- ``traceidratio``: the child has the parent's trace id, so the same ratio gives the same answer
+  (for a local parent: a remote one was decided by another service's sampler);
 - ``always_off``: nothing is sampled.
 
 For those samplers, ``ChildSpans.skip()`` says "the SDK would drop it" without asking it; for
@@ -22,16 +23,17 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
+_ANY_PARENT, _LOCAL_PARENT, _NEVER = "any parent", "local parent", "never"
 
-def _follows_parent(sampler: Any) -> bool:
+
+def _drops_children_of(sampler: Any) -> str:
+    """Which unsampled parents ``sampler`` is known to drop the children of."""
     if isinstance(sampler, ParentBased):
-        return all(
-            getattr(sampler, delegate, None) is ALWAYS_OFF
-            for delegate in ("_remote_parent_not_sampled", "_local_parent_not_sampled")
-        )
+        delegates = ("_remote_parent_not_sampled", "_local_parent_not_sampled")
+        return _ANY_PARENT if all(getattr(sampler, name, None) is ALWAYS_OFF for name in delegates) else _NEVER
     if isinstance(sampler, TraceIdRatioBased):
-        return True
-    return sampler is ALWAYS_OFF
+        return _LOCAL_PARENT
+    return _ANY_PARENT if sampler is ALWAYS_OFF else _NEVER
 
 
 def tracer_sampler(tracer: Any) -> Any:
@@ -43,23 +45,24 @@ def tracer_sampler(tracer: Any) -> Any:
 class ChildSpans:
     """Decides, per client span, whether starting it can record anything."""
 
-    __slots__ = ("_follows", "_tracer")
+    __slots__ = ("_drops", "_tracer")
 
     def __init__(self, tracer: Any) -> None:
         self._tracer = tracer
-        self._follows: bool | None = None  # known once the tracer has an SDK sampler
+        self._drops: str | None = None  # known once the tracer has an SDK sampler
 
-    def _sampler_follows_parent(self) -> bool:
-        if self._follows is None:
+    def _sampler_drops(self) -> str:
+        if self._drops is None:
             sampler = tracer_sampler(self._tracer)
             if sampler is None:
-                return False  # no SDK yet (a ProxyTracer): ask again next time
-            self._follows = _follows_parent(sampler)
-        return self._follows
+                return _NEVER  # no SDK yet (a ProxyTracer): ask again next time
+            self._drops = _drops_children_of(sampler)
+        return self._drops
 
     def skip(self) -> bool:
         """True when the current span is not sampled and the sampler would drop its children."""
         parent = trace.get_current_span().get_span_context()
         if not parent.is_valid or parent.trace_flags.sampled:
             return False
-        return self._sampler_follows_parent()
+        drops = self._sampler_drops()
+        return drops == _ANY_PARENT or (drops == _LOCAL_PARENT and not parent.is_remote)

@@ -19,29 +19,33 @@ from opentelemetry.trace import NonRecordingSpan, NoOpTracer, SpanContext, Trace
 from otelperf.instrumentation._children import ChildSpans
 
 
-def _skip(sampler: Any, *, parent_sampled: bool | None) -> bool:
+def _skip(sampler: Any, *, parent_sampled: bool | None, remote: bool = False) -> bool:
     children = ChildSpans(TracerProvider(sampler=sampler).get_tracer("t"))
     if parent_sampled is None:
         return children.skip()
     flags = TraceFlags(TraceFlags.SAMPLED if parent_sampled else TraceFlags.DEFAULT)
-    with trace.use_span(NonRecordingSpan(SpanContext(1, 2, is_remote=True, trace_flags=flags))):
+    with trace.use_span(NonRecordingSpan(SpanContext(1, 2, is_remote=remote, trace_flags=flags))):
         return children.skip()
 
 
 @pytest.mark.parametrize(
     ("sampler", "skips"),
     [
-        (ParentBasedTraceIdRatio(0.1), True),
-        (ParentBased(ALWAYS_ON), True),
-        (TraceIdRatioBased(0.5), True),
-        (ALWAYS_OFF, True),
-        (ALWAYS_ON, False),  # would sample the child of an unsampled parent
-        (ParentBased(ALWAYS_ON, remote_parent_not_sampled=ALWAYS_ON), False),
+        (ParentBasedTraceIdRatio(0.1), (True, True)),
+        (ParentBased(ALWAYS_ON), (True, True)),
+        # A remote parent was decided by another service's sampler: the ratio may answer otherwise.
+        (TraceIdRatioBased(0.5), (True, False)),
+        (ALWAYS_OFF, (True, True)),
+        (ALWAYS_ON, (False, False)),  # would sample the child of an unsampled parent
+        (ParentBased(ALWAYS_ON, remote_parent_not_sampled=ALWAYS_ON), (False, False)),
     ],
 )
-def test_only_samplers_that_follow_the_parent_skip_under_an_unsampled_one(sampler: Any, skips: bool) -> None:
-    assert _skip(sampler, parent_sampled=False) is skips
+def test_only_samplers_that_follow_the_parent_skip_under_an_unsampled_one(
+    sampler: Any, skips: tuple[bool, bool]
+) -> None:
+    assert (_skip(sampler, parent_sampled=False), _skip(sampler, parent_sampled=False, remote=True)) == skips
     assert _skip(sampler, parent_sampled=True) is False
+    assert _skip(sampler, parent_sampled=True, remote=True) is False
     assert _skip(sampler, parent_sampled=None) is False  # no parent: a root, always asked
 
 
