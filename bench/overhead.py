@@ -258,7 +258,9 @@ def _full_tracing(collector: str) -> tuple[list[str], dict[str, str]]:
 def baseline_variants(collector: str, revisions: list[str]) -> list[Variant]:
     """``otelperf, 100 % tracing`` and otelperf's defaults as they were at each revision: its source
     first on ``PYTHONPATH`` (the installed distribution's entry points then load that code; an entry
-    point whose module the revision lacks is skipped, and the contrib instrumentor it replaces loads)."""
+    point whose module the revision lacks is skipped, and the contrib instrumentor it replaces loads).
+    An instrumentor the revision had under an entry point that no longer exists is not loaded at all
+    (``otelperf_redis_cache`` before ``otelperf_redis``): check the baseline's start-up line."""
     chosen = []
     for rev in revisions:
         path = {"PYTHONPATH": str(worktree(rev))}
