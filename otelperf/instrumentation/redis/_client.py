@@ -39,8 +39,9 @@ def _describe(instance: Any) -> Client:
         else:
             host, port = str(kwargs.get("host", "localhost")), int(kwargs.get("port", 6379))
             where = f"{host}:{port}"
-            attributes.update({semconv.SERVER_ADDRESS: host, semconv.SERVER_PORT: port})
-            attributes[semconv.NETWORK_TRANSPORT] = "tcp"
+            attributes.update(
+                {semconv.SERVER_ADDRESS: host, semconv.SERVER_PORT: port, semconv.NETWORK_TRANSPORT: "tcp"}
+            )
         attributes[semconv.DB_NAMESPACE] = str(db)
         return Client(f"{where}/{db}", attributes)
     # A cluster client routes each command to a node of its own choosing: name it by a seed node.
@@ -53,24 +54,22 @@ def describe(instance: Any) -> Client:
     return cached_on(owner, "_otelperf_redis_client", lambda: _describe(instance))
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(_TOO_LONG)] + _TOO_LONG
+
+
 def statement(args: Sequence[Any]) -> str:
     """``GET ?``: the command and a ``?`` per argument, at most 1000 characters."""
-    text = " ".join([command_name(args), *["?"] * (len(args) - 1)]) if args else ""
-    if len(text) > _MAX_STATEMENT_CHARS:
-        text = text[: _MAX_STATEMENT_CHARS - len(_TOO_LONG)] + _TOO_LONG
-    return text
+    return _clip(" ".join([command_name(args), *["?"] * (len(args) - 1)]) if args else "", _MAX_STATEMENT_CHARS)
 
 
 def pipeline_statement(commands: Sequence[Sequence[Any]]) -> str:
-    text = "\n".join(statement(args) for args in commands)
-    if len(text) > _MAX_PIPELINE_TEXT_CHARS:
-        text = text[: _MAX_PIPELINE_TEXT_CHARS - len(_TOO_LONG)] + _TOO_LONG
-    return text
+    return _clip("\n".join(statement(args) for args in commands), _MAX_PIPELINE_TEXT_CHARS)
 
 
 def batch_name(commands: Sequence[Sequence[Any]]) -> str:
     """``db.operation.name`` of a pipeline: ``BATCH GET`` when every command is a ``GET``, else ``BATCH``."""
-    names = {command_name(args) for args in commands}
+    names = {command_name(args) for args in commands}  # empty for an empty pipeline: ``BATCH``
     return f"BATCH {names.pop()}" if len(names) == 1 else "BATCH"
 
 
@@ -81,14 +80,17 @@ def pipeline_commands(pipeline: Any) -> list[Sequence[Any]]:
     sync one, ``_command_queue`` for asyncio); plain pipelines on ``command_stack``.
     """
     try:
-        strategy = getattr(pipeline, "_execution_strategy", None)
-        queue = getattr(strategy, "command_queue", None) if strategy is not None else None
-        if queue is None and strategy is not None:
-            queue = getattr(strategy, "_command_queue", None)
-        if queue is None:
-            queue = getattr(pipeline, "command_stack", None)
-        if queue is None:
-            queue = getattr(pipeline, "_command_stack", None) or []
-        return [entry.args if hasattr(entry, "args") else entry[0] for entry in queue]
+        strategy = getattr(pipeline, "_execution_strategy", None)  # None: getattr on it finds nothing
+        queue = None
+        for owner, name in (
+            (strategy, "command_queue"),
+            (strategy, "_command_queue"),
+            (pipeline, "command_stack"),
+            (pipeline, "_command_stack"),
+        ):
+            queue = getattr(owner, name, None)
+            if queue is not None:
+                break
+        return [entry.args if hasattr(entry, "args") else entry[0] for entry in queue or []]
     except Exception:  # noqa: BLE001 - a redis-py we do not know: the pipeline is still measured
         return []

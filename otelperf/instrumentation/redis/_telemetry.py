@@ -24,6 +24,7 @@ from otelperf.instrumentation._errors import record_error
 from otelperf.instrumentation.cache._recorder import CacheRecorder
 from otelperf.instrumentation.cache._results import command_name
 from otelperf.instrumentation.redis._client import (
+    Client,
     batch_name,
     describe,
     pipeline_commands,
@@ -35,18 +36,20 @@ from otelperf.instrumentation.redis._client import (
 class Operation:
     """A command (``commands`` is ``None``) or a pipeline in flight: its span, if any, and its start."""
 
-    __slots__ = ("_args", "_commands", "_instance", "_recorder", "_span", "_started")
+    __slots__ = ("_args", "_client", "_commands", "_operation", "_recorder", "_span", "_started")
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the whole state of one call, set once
         self,
         recorder: CacheRecorder,
-        instance: Any,
+        client: Client,
+        operation: str,
         args: Sequence[Any],
         commands: list[Sequence[Any]] | None,
         span: Span | None,
     ) -> None:
         self._recorder = recorder
-        self._instance = instance
+        self._client = client
+        self._operation = operation
         self._args = args
         self._commands = commands
         self._span = span
@@ -55,10 +58,10 @@ class Operation:
     def end(self, reply: Any, error: BaseException | None) -> None:
         duration = time.perf_counter() - self._started
         try:
-            name = describe(self._instance).name
+            name = self._client.name
             if self._commands is None:
                 context = _finish(self._span, error)
-                self._recorder.command(name, command_name(self._args), self._args, reply, duration, error, context)
+                self._recorder.command(name, self._operation, self._args, reply, duration, error, context)
             else:
                 # A WATCHed key that changed aborts the transaction: the app's retry loop, not a failure.
                 context = _finish(self._span, None if _is_watch_error(error) else error)
@@ -74,38 +77,48 @@ class RedisTelemetry:
         self._recorder = recorder
 
     def command(self, instance: Any, args: Sequence[Any]) -> Operation | None:
-        """A single command (``None`` when instrumentation is suppressed)."""
+        """A single command (``None`` when instrumentation is suppressed, or the client is unknown)."""
         if not is_instrumentation_enabled():
             return None
-        span = None
         try:
-            if not self._children.skip():
-                operation = command_name(args)
-                span = self._start(instance, operation, {semconv.DB_QUERY_TEXT: statement(args)})
-        except Exception:  # noqa: BLE001
-            logger.debug("redis span start failed", exc_info=True)
-        return Operation(self._recorder, instance, args, None, span)
+            client, operation = describe(instance), command_name(args)
+        except Exception:  # noqa: BLE001 - never reach the application
+            logger.debug("redis client description failed", exc_info=True)
+            return None
+        span = self._start(client, operation, args, None)
+        return Operation(self._recorder, client, operation, args, None, span)
 
     def pipeline(self, instance: Any, args: Sequence[Any]) -> Operation | None:
         """A pipeline's ``execute``: its queued commands, read before they run."""
         if not is_instrumentation_enabled():
             return None
-        commands = pipeline_commands(instance)
-        span = None
         try:
-            if not self._children.skip():
-                extra = {
-                    semconv.DB_OPERATION_BATCH_SIZE: len(commands),
-                    semconv.DB_QUERY_TEXT: pipeline_statement(commands),
-                }
-                span = self._start(instance, batch_name(commands), extra)
+            client, commands = describe(instance), pipeline_commands(instance)
+            operation = batch_name(commands)
         except Exception:  # noqa: BLE001
-            logger.debug("redis pipeline span start failed", exc_info=True)
-        return Operation(self._recorder, instance, args, commands, span)
+            logger.debug("redis client description failed", exc_info=True)
+            return None
+        span = self._start(client, operation, args, commands)
+        return Operation(self._recorder, client, operation, args, commands, span)
 
-    def _start(self, instance: Any, operation: str, extra: dict[str, Any]) -> Span:
-        attributes = {**describe(instance).span_attributes, semconv.DB_OPERATION_NAME: operation, **extra}
-        return self._tracer.start_span(operation, kind=SpanKind.CLIENT, attributes=attributes)
+    def _start(
+        self, client: Client, operation: str, args: Sequence[Any], commands: list[Sequence[Any]] | None
+    ) -> Span | None:
+        """The span of a command (``commands`` is ``None``) or a pipeline, unless the sampler would drop
+        it (or starting it fails); its attributes are built only for a span that is started."""
+        try:
+            if self._children.skip():
+                return None
+            attributes = {**client.span_attributes, semconv.DB_OPERATION_NAME: operation}
+            if commands is None:
+                attributes[semconv.DB_QUERY_TEXT] = statement(args)
+            else:
+                attributes[semconv.DB_OPERATION_BATCH_SIZE] = len(commands)
+                attributes[semconv.DB_QUERY_TEXT] = pipeline_statement(commands)
+            return self._tracer.start_span(operation, kind=SpanKind.CLIENT, attributes=attributes)
+        except Exception:  # noqa: BLE001
+            logger.debug("redis span start failed", exc_info=True)
+            return None
 
 
 def _finish(span: Span | None, error: BaseException | None) -> Context | None:
