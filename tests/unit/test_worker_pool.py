@@ -146,3 +146,23 @@ def test_a_pool_thread_keeps_its_tasks_tags_until_the_next_task(instrumented: Si
         ("remove", "span_id", b),
         ("remove", "span_name", "GET /beta"),
     ]
+
+
+def test_the_pool_size_is_known_to_each_recorder_and_follows_changes() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from otelperf.instrumentation.worker_pool._recorder import PoolRecorder
+    from tests.sdk_points import read_points
+
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="sized")
+    attributes = {"otelperf.worker_pool.name": "sized", "otelperf.worker_pool.kind": "thread"}
+    sizes = []
+    for max_workers in (3, 3, 5):  # the same recorder twice, then a new recorder with a new size
+        reader = InMemoryMetricReader()
+        recorder = PoolRecorder(MeterProvider(metric_readers=[reader]))
+        recorder.track(pool, attributes, max_workers)
+        recorder.track(pool, attributes, max_workers)  # known: no second entry
+        sizes.append([p.count for p in read_points(reader, "otelperf.worker_pool.workers.max")])
+    assert sizes == [[3], [3], [5]]
+    pool.shutdown()

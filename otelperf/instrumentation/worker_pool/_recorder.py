@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import weakref
@@ -17,6 +18,7 @@ from otelperf._log import logger
 from otelperf._memo import cached_on
 from otelperf.version import __version__
 
+_MARK = "_otelperf_tracked_max_workers"
 _DEFAULT_PREFIX = re.compile(r"^ThreadPoolExecutor-\d+$")
 
 
@@ -64,6 +66,7 @@ class PoolRecorder:
         )
         self._max_workers: weakref.WeakKeyDictionary[Any, tuple[dict[str, str], int]] = weakref.WeakKeyDictionary()
         self._fixed_max: dict[str, tuple[dict[str, str], int]] = {}
+        self._mark = object()  # this recorder's, so that a new recorder tracks the pools again
         meter.create_observable_gauge(
             semconv.WORKER_POOL_WORKERS_MAX,
             callbacks=[self._observe_max],
@@ -74,14 +77,20 @@ class PoolRecorder:
         self.cost = SelfCost("worker_pool")
 
     def track(self, pool: Any, attributes: dict[str, str], max_workers: int | None) -> None:
+        """Remember the pool's size for ``.workers.max``; called per task, so a pool already known
+        with this size to this recorder is recognised by a mark on it (a ``WeakKeyDictionary``
+        lookup would make a weak reference per task)."""
         if max_workers is None:
             return
+        mark = (self._mark, max_workers)
+        if getattr(pool, _MARK, None) == mark:
+            return
         try:
-            known = self._max_workers.get(pool)
-            if known is None or known[1] != max_workers:  # one weak reference per pool, not per task
-                self._max_workers[pool] = (attributes, max_workers)
+            self._max_workers[pool] = (attributes, max_workers)
         except TypeError:
             self._fixed_max[attributes[semconv.WORKER_POOL_NAME]] = (attributes, max_workers)
+        with contextlib.suppress(AttributeError, TypeError):  # a pool that takes no attribute: looked up each time
+            setattr(pool, _MARK, mark)
 
     def with_outcome(self, attributes: dict[str, str], outcome: str) -> dict[str, str]:
         key = (attributes[semconv.WORKER_POOL_NAME], attributes[semconv.WORKER_POOL_KIND], outcome)
