@@ -291,7 +291,7 @@ def metric_cases() -> list[Case]:
 
     return [
         Case(
-            "BoundedHistogram.record (series guard)",
+            "BoundedHistogram.record (series guard, direct to the aggregation)",
             "µs/measurement",
             "SDK Histogram.record",
             record_raw,

@@ -5,11 +5,14 @@ The SDK (1.45) caps each metric stream at a number of attribute sets and sends t
 ``OTELPERF_METRIC_SERIES_LIMIT``. What the SDK does not do is say how much overflowed: the
 ``Bounded*`` wrappers keep the same count of attribute sets per instrument and add every
 measurement that lands in the overflow series to ``otelperf.metric.overflow``
-(``otelperf.metric.name`` = the instrument). The guard costs one ``frozenset`` per measurement.
+(``otelperf.metric.name`` = the instrument). The guard costs one ``frozenset`` per measurement,
+and ``BoundedHistogram`` reuses it as the key to the attribute set's SDK aggregations, which it
+feeds directly (``_direct``: about 4 µs a measurement instead of the public path's 14-21).
 
 ``SelfCost`` measures the time otelperf spends per span or measurement in its own code, one call
 in 256, into ``otelperf.self.duration`` (``otelperf.component``): recording a measurement costs
-the SDK about 12 µs, far more than most of what it measures, so it is sampled sparsely.
+the SDK 14-21 µs (4 µs through ``_direct``), more than most of what it measures, so it is sampled
+sparsely.
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation, UpDownCounter
 
 from otelperf import semconv
+from otelperf._direct import Aggregations, DirectHistogram
+from otelperf._log import logger
 from otelperf.version import __version__
 
 _limit = {"series": 2000}
 _lock = threading.Lock()
 _shared: dict[str, Any] = {}
+_NO_ATTRIBUTES: frozenset[tuple[str, Any]] = frozenset()
 
 
 def set_series_limit(limit: int) -> None:
@@ -75,30 +81,72 @@ class SeriesGuard:
         self._lock = threading.Lock()
 
     def admit(self, attributes: Mapping[str, Any] | None) -> None:
-        key = frozenset(attributes.items()) if attributes else frozenset()
+        self.admit_key(frozenset(attributes.items()) if attributes else _NO_ATTRIBUTES)
+
+    def admit_key(self, key: frozenset[tuple[str, Any]]) -> bool:
+        """Whether the attribute set ``key`` is within the limit; counts it in the overflow if not."""
         if key in self._seen:
-            return
+            return True
         with self._lock:
             if key in self._seen:
-                return
+                return True
             if len(self._seen) < self._limit:
                 self._seen.add(key)
-                return
+                return True
         _overflow_counter(self._meter).add(1, self._attributes)
+        return False
 
 
 class BoundedHistogram:
-    __slots__ = ("_guard", "_histogram")
+    """A histogram behind the series guard, recorded through ``DirectHistogram`` where it can be:
+    the guard's key for an attribute set also finds that set's SDK aggregations."""
+
+    __slots__ = ("_direct", "_guard", "_histogram", "_known")
 
     def __init__(self, meter: Meter, name: str, unit: str, description: str, buckets: Sequence[float]) -> None:
         self._histogram: Histogram = meter.create_histogram(
             name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets)
         )
         self._guard = SeriesGuard(name, meter)
+        self._direct = DirectHistogram.of(self._histogram)
+        # Attribute sets within the series limit -> their aggregations (empty: the public path).
+        self._known: dict[frozenset[tuple[str, Any]], Aggregations] = {}
 
     def record(self, value: float, attributes: Mapping[str, Any], context: Context | None = None) -> None:
-        self._guard.admit(attributes)
+        try:
+            key = frozenset(attributes.items()) if attributes else _NO_ATTRIBUTES
+        except TypeError:  # an unhashable value (a list): the SDK's path, which makes it a tuple
+            self._histogram.record(value, attributes, context=context)
+            return
+        aggregations = self._known.get(key)
+        if aggregations is None:
+            aggregations = self._learn(key, attributes)
+        direct = self._direct
+        if aggregations and direct is not None:
+            if direct.current():
+                direct.record(aggregations, value, attributes, context)
+                return
+            self._readers_changed()
         self._histogram.record(value, attributes, context=context)
+
+    def _readers_changed(self) -> None:
+        """A reader was added or removed: this measurement takes the public path, the next ones
+        look their attribute sets up again (if the new readers still allow it)."""
+        self._known = {}
+        self._direct = DirectHistogram.of(self._histogram)
+
+    def _learn(self, key: frozenset[tuple[str, Any]], attributes: Mapping[str, Any]) -> Aggregations:
+        """A new attribute set: admitted by the guard (counted if it overflows), then looked up."""
+        if not self._guard.admit_key(key):
+            return ()
+        aggregations: Aggregations = ()
+        if self._direct is not None:
+            try:
+                aggregations = self._direct.aggregations(attributes)
+            except Exception:  # noqa: BLE001 - this set keeps the public path
+                logger.debug("direct recording lookup failed", exc_info=True)
+        self._known[key] = aggregations
+        return aggregations
 
 
 class BoundedCounter:

@@ -1,0 +1,161 @@
+"""``DirectHistogram`` against the SDK's own ``Histogram.record``: the same points, exemplars and
+overflow, and the public path wherever caching the SDK's aggregations would be wrong."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics._internal.instrument import _Histogram
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.metrics.view import View
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+from opentelemetry.trace import set_span_in_context
+
+from otelperf._instruments import BoundedHistogram, set_series_limit
+from tests.sdk_points import read_points
+
+BUCKETS = [0.001, 0.01, 0.1, 1.0]
+MEASUREMENTS: list[tuple[float, dict[str, Any]]] = [
+    (0.0005, {"db.operation.name": "GET", "otelperf.cache.result": "hit"}),
+    (0.02, {"db.operation.name": "GET", "otelperf.cache.result": "miss"}),
+    (0.5, {"db.operation.name": "SET"}),
+    (3.0, {"http.response.status_code": 200, "error.type": "x", "ok": True}),
+    (0.0, {}),
+    (0.3, {"db.operation.name": "MGET", "shards": (1, 2)}),
+    (0.02, {"otelperf.cache.result": "hit", "db.operation.name": "GET"}),  # same set, other order
+]
+
+
+def _summary(reader: InMemoryMetricReader, name: str) -> list[tuple[Any, ...]]:
+    return sorted(
+        (
+            tuple(sorted(p.attributes.items())),
+            p.point.count,
+            round(p.point.sum, 9),
+            p.point.min,
+            p.point.max,
+            tuple(p.point.bucket_counts),
+            tuple(p.point.explicit_bounds),
+            len(p.point.exemplars),
+        )
+        for p in read_points(reader, name)
+    )
+
+
+def _public_reference(measurements: list[tuple[float, dict[str, Any]]], **reader_options: Any) -> InMemoryMetricReader:
+    reader = InMemoryMetricReader(**reader_options)
+    provider = MeterProvider(metric_readers=[reader])
+    histogram = provider.get_meter("t").create_histogram("t.duration", explicit_bucket_boundaries_advisory=BUCKETS)
+    for value, attributes in measurements:
+        histogram.record(value, attributes)
+    return reader
+
+
+def test_direct_path_exports_what_the_public_path_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _summary(_public_reference(MEASUREMENTS * 3), "t.duration")
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    assert histogram._direct is not None
+    monkeypatch.setattr(_Histogram, "record", lambda *a, **k: pytest.fail("the public Histogram.record was called"))
+    for value, attributes in MEASUREMENTS * 3:
+        histogram.record(value, attributes)
+    assert _summary(reader, "t.duration") == expected
+    assert len(expected) == 6  # the two orders of one set are one series
+
+
+def test_unhashable_values_take_the_public_path_which_cleans_them() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    histogram.record(0.5, {"shards": [1, 2]})
+    assert [p.attributes for p in read_points(reader, "t.duration")] == [{"shards": (1, 2)}]
+
+
+def test_every_reader_gets_each_measurement_even_one_added_later() -> None:
+    first, second, late = InMemoryMetricReader(), InMemoryMetricReader(), InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[first, second])
+    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    histogram.record(0.5, {"a": "b"})
+    provider.add_metric_reader(late)
+    histogram.record(0.5, {"a": "b"})  # the public path, while the sets are looked up again
+    histogram.record(0.5, {"a": "b"})
+    assert [p.count for p in read_points(first, "t.duration")] == [3]
+    assert [p.count for p in read_points(second, "t.duration")] == [3]
+    assert [p.count for p in read_points(late, "t.duration")] == [2]
+    assert histogram._direct is not None  # and direct again afterwards
+
+
+def test_exemplars_follow_the_sdk_filter() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    sampled = TracerProvider(sampler=ALWAYS_ON).get_tracer("t").start_span("sampled")
+    dropped = TracerProvider(sampler=ALWAYS_OFF).get_tracer("t").start_span("dropped")
+    histogram.record(0.05, {"route": "/a"}, context=set_span_in_context(sampled))
+    histogram.record(0.05, {"route": "/b"}, context=set_span_in_context(dropped))
+    by_route = {p.attributes["route"]: p.point.exemplars for p in read_points(reader, "t.duration")}
+    (exemplar,) = by_route["/a"]
+    assert exemplar.trace_id == sampled.get_span_context().trace_id
+    assert exemplar.span_id == sampled.get_span_context().span_id
+    assert by_route["/b"] == []
+
+
+def test_invalid_values_are_refused_as_the_sdk_refuses_them(caplog: pytest.LogCaptureFixture) -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    histogram.record(0.5, {"a": "b"})
+    for value in (-1.0, math.nan, math.inf):
+        histogram.record(value, {"a": "b"})
+    assert [p.count for p in read_points(reader, "t.duration")] == [1]
+    assert "not finite" in caplog.text and "non-negative" in caplog.text
+
+
+def test_delta_readers_keep_the_public_path() -> None:
+    reader = InMemoryMetricReader(preferred_temporality={Histogram: AggregationTemporality.DELTA})
+    provider = MeterProvider(metric_readers=[reader])
+    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    assert histogram._direct is None  # the SDK replaces delta aggregations at each collection
+    histogram.record(0.5, {"a": "b"})
+    assert [p.count for p in read_points(reader, "t.duration")] == [1]
+    histogram.record(0.5, {"a": "b"})
+    histogram.record(0.5, {"a": "b"})
+    assert [p.count for p in read_points(reader, "t.duration")] == [2]
+
+
+def test_views_that_keep_some_attribute_keys_keep_the_public_path() -> None:
+    reader = InMemoryMetricReader()
+    view = View(instrument_name="t.duration", attribute_keys={"kept"})
+    provider = MeterProvider(metric_readers=[reader], views=[view])
+    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    assert histogram._direct is None
+    histogram.record(0.5, {"kept": "x", "dropped": "y"})
+    assert [p.attributes for p in read_points(reader, "t.duration")] == [{"kept": "x"}]
+
+
+def test_instruments_that_are_not_the_sdks_keep_the_public_path() -> None:
+    histogram = BoundedHistogram(NoOpMeterProvider().get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    assert histogram._direct is None
+    histogram.record(0.5, {"a": "b"})  # and never raises
+
+
+def test_overflow_through_the_direct_path_matches_the_public_path() -> None:
+    set_series_limit(3)
+    try:
+        measurements = [(0.5, {"key": f"value-{index % 6}"}) for index in range(30)]
+        expected = _summary(_public_reference(measurements, cardinality_limits={Histogram: 3}), "t.duration")
+        reader = InMemoryMetricReader(cardinality_limits={Histogram: 3})
+        provider = MeterProvider(metric_readers=[reader])
+        histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+        for value, attributes in measurements:
+            histogram.record(value, attributes)
+    finally:
+        set_series_limit(2000)
+    assert _summary(reader, "t.duration") == expected
+    assert [p.count for p in read_points(reader, "otelperf.metric.overflow")] == [15]
