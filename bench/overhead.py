@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -291,7 +292,8 @@ def experiment_variants(collector: str, tries: list[str], production: bool = Fal
     chosen = []
     for spec in tries:
         label, _, assignments = spec.partition(":")
-        extra = dict(item.split("=", 1) for item in assignments.split(",") if item)
+        # A comma starts the next assignment only before ``NAME=``: values may hold commas.
+        extra = dict(item.split("=", 1) for item in re.split(r",(?=[A-Z_][A-Z0-9_]*=)", assignments) if item)
         chosen.append(Variant(f"otelperf, {base}, {label}", BIN, launcher, {**env, **extra}))
     return chosen
 
