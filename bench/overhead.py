@@ -256,19 +256,21 @@ def _full_tracing(collector: str) -> tuple[list[str], dict[str, str]]:
     return [str(BIN / "opentelemetry-instrument")], env
 
 
-def baseline_variants(collector: str, revisions: list[str]) -> list[Variant]:
-    """``otelperf, 100 % tracing`` and otelperf's defaults as they were at each revision: its source
-    first on ``PYTHONPATH`` (the installed distribution's entry points then load that code; an entry
-    point whose module the revision lacks is skipped, and the contrib instrumentor it replaces loads).
-    An instrumentor the revision had under an entry point that no longer exists is not loaded at all
+def baseline_variants(collector: str, revisions: list[str], sink_url: str | None = None) -> list[Variant]:
+    """``otelperf, 100 % tracing`` and otelperf's defaults (and, given a Pyroscope ``sink_url``,
+    ``100 % + profiling``) as they were at each revision: its source first on ``PYTHONPATH`` (the
+    installed distribution's entry points then load that code; an entry point whose module the
+    revision lacks is skipped, and the contrib instrumentor it replaces loads). An instrumentor the
+    revision had under an entry point that no longer exists is not loaded at all
     (``otelperf_redis_cache`` before ``otelperf_redis``): check the baseline's start-up line."""
     chosen = []
     for rev in revisions:
         path = {"PYTHONPATH": str(worktree(rev))}
-        for label, (launcher, env) in (
-            ("100 % tracing", _full_tracing(collector)),
-            ("10 % sampling (production)", _production(collector)),
-        ):
+        launcher, full = _full_tracing(collector)
+        labelled = [("100 % tracing", full), ("10 % sampling (production)", _production(collector)[1])]
+        if sink_url:
+            labelled.append(("100 % + profiling", {**full, "OTELPERF_PYROSCOPE_ENDPOINT": sink_url}))
+        for label, env in labelled:
             chosen.append(Variant(f"otelperf, {label}, at {rev}", BIN, launcher, {**env, **path}))
     return chosen
 
@@ -366,11 +368,12 @@ def main() -> None:
     )
     args.redis_url = f"redis://127.0.0.1:{redis_port}/0"
     collector, endpoint = start_collector(work)
-    chosen = variants(endpoint, sink())
+    sink_url = sink()
+    chosen = variants(endpoint, sink_url)
     if args.only:
         wanted = {"uninstrumented", *args.only}
         chosen = [variant for variant in chosen if variant.name in wanted]
-    chosen += baseline_variants(endpoint, args.baseline)
+    chosen += baseline_variants(endpoint, args.baseline, sink_url)
     chosen += experiment_variants(endpoint, args.tries)
     chosen += experiment_variants(endpoint, args.production_tries, production=True)
     results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
