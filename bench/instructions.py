@@ -15,12 +15,16 @@ the event-loop lag probe) would run that much more often per request: their inte
 stretched by the measured slow-down, so that each request carries the share of that work it
 carries at full speed.
 
-An instruction ratio is a throughput ratio at equal instructions per cycle. The instrumentation's
-code is ordinary Python like the app's, so the two should be close; the closed-loop runs of
-``overhead.py`` are the check.
+Instructions are not time: a ratio of counts is a throughput ratio only at equal instructions
+per cycle, and code differs there (the interpreter, SQLite, OpenSSL); this VM exposes no cycle
+counters. What the count measures exactly is how much work a variant adds and what a change
+removes; ``overhead.py`` measures the throughput.
 
-    python bench/instructions.py [--requests 150] [--rounds 2] [--write docs/benchmarks.md]
-    python bench/instructions.py --only "otelperf, 10 % sampling (production)" \
+    python bench/instructions.py [--requests 300] [--rounds 2] [--baseline REV] [--write docs/benchmarks.md]
+
+What one instrumentor costs, on the defaults (``--only`` limits the named variants)::
+
+    python bench/instructions.py --only "otelperf, 10 % sampling (production)"
         --try-production "no Redis:OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=otelperf_redis,redis"
 """
 
@@ -41,12 +45,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _harness import answers, free_port, publish, sink
-from overhead import REPO, Variant, baseline_variants, closed_loop, experiment_variants, start_collector, variants
+from overhead import REPO, Variant, add_variant_options, chosen_variants, closed_loop, start_collector
 
 WARM_UP = 100
 # The variants whose throughput targets the issue sets, and the upstream reference.
 MEASURED = [
-    "uninstrumented",
     "otelperf, 10 % sampling (production)",
     "otelperf, 100 % tracing",
     "upstream opentelemetry-instrument",
@@ -82,6 +85,8 @@ def count(variant: Variant, redis_url: str, requests: int, slowdown: float) -> C
             periods["OTEL_METRIC_EXPORT_INTERVAL"] = UPSTREAM_METRIC_INTERVAL
         for name, period in periods.items():
             env[name] = f"{period * slowdown:g}"
+        if "OTELPERF_PYROSCOPE_ENDPOINT" in env:  # the profiler's 100 Hz, as many samples per request
+            env["OTELPERF_PROFILING_SAMPLE_RATE"] = str(max(1, round(100 / slowdown)))
     command = [
         "valgrind", "--tool=cachegrind", "--cache-sim=no", "--branch-sim=no", "--trace-children=yes",
         "--cachegrind-out-file=/dev/null",
@@ -136,23 +141,9 @@ def per_request(variant: Variant, redis_url: str, requests: int, slowdown: float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=150, help="measured requests of the short run")
+    parser.add_argument("--requests", type=int, default=300, help="measured requests of the short run")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--only", action="append", help="a variant besides uninstrumented (repeatable)")
-    parser.add_argument(
-        "--baseline",
-        action="append",
-        default=[],
-        help="also run otelperf (100 %% tracing, and defaults) as it was at this git revision (repeatable)",
-    )
-    parser.add_argument(
-        "--try-production",
-        dest="production_tries",
-        action="append",
-        default=[],
-        metavar="LABEL:VAR=VALUE,...",
-        help="also run otelperf's defaults with these environment variables (repeatable): what each part costs",
-    )
+    add_variant_options(parser)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="otelperf-instructions-"))
@@ -162,10 +153,7 @@ def main() -> None:
     )
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     collector, endpoint = start_collector(work)
-    wanted = {"uninstrumented", *(args.only or MEASURED)}
-    chosen = [variant for variant in variants(endpoint, sink()) if variant.name in wanted]
-    chosen += baseline_variants(endpoint, args.baseline)
-    chosen += experiment_variants(endpoint, args.production_tries, production=True)
+    chosen = chosen_variants(args, endpoint, sink(), only=MEASURED)
     results: dict[str, list[float]] = {variant.name: [] for variant in chosen}
     try:
         native = native_seconds_per_request(chosen[0], redis_url)

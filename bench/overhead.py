@@ -325,13 +325,8 @@ def variants(collector: str, sink_url: str) -> list[Variant]:
     ]  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    # 30 s at a third of capacity is about 3 000 requests: the p99 is the 30th slowest, not the 8th of 720.
-    parser.add_argument("--fixed-seconds", type=float, default=30.0)
+def add_variant_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the variants (shared with ``bench/instructions.py``)."""
     parser.add_argument(
         "--only", action="append", help="a variant to run besides uninstrumented (repeatable; names hold commas)"
     )
@@ -339,7 +334,7 @@ def main() -> None:
         "--baseline",
         action="append",
         default=[],
-        help="also run otelperf (100 %% tracing, and defaults) as it was at this git revision (repeatable)",
+        help="also run otelperf (100 %% tracing, defaults, profiling) as it was at this git revision (repeatable)",
     )
     parser.add_argument(
         "--try",
@@ -357,6 +352,31 @@ def main() -> None:
         metavar="LABEL:VAR=VALUE,...",
         help="the same, on otelperf's defaults (10 %% sampling): what each part of the defaults costs",
     )
+
+
+def chosen_variants(
+    args: argparse.Namespace, collector: str, sink_url: str, only: list[str] | None = None
+) -> list[Variant]:
+    """The variants ``add_variant_options`` chose: uninstrumented first, then ``--only`` (or ``only``,
+    or all), the baselines and the experiments."""
+    chosen = variants(collector, sink_url)
+    wanted = args.only or only
+    if wanted:
+        chosen = [variant for variant in chosen if variant.name in {"uninstrumented", *wanted}]
+    chosen += baseline_variants(collector, args.baseline, sink_url)
+    chosen += experiment_variants(collector, args.tries)
+    chosen += experiment_variants(collector, args.production_tries, production=True)
+    return chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    # 30 s at a third of capacity is about 3 000 requests: the p99 is the 30th slowest, not the 8th of 720.
+    parser.add_argument("--fixed-seconds", type=float, default=30.0)
+    add_variant_options(parser)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
@@ -368,14 +388,7 @@ def main() -> None:
     )
     args.redis_url = f"redis://127.0.0.1:{redis_port}/0"
     collector, endpoint = start_collector(work)
-    sink_url = sink()
-    chosen = variants(endpoint, sink_url)
-    if args.only:
-        wanted = {"uninstrumented", *args.only}
-        chosen = [variant for variant in chosen if variant.name in wanted]
-    chosen += baseline_variants(endpoint, args.baseline, sink_url)
-    chosen += experiment_variants(endpoint, args.tries)
-    chosen += experiment_variants(endpoint, args.production_tries, production=True)
+    chosen = chosen_variants(args, endpoint, sink())
     results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
     rate: float | None = None
     try:
