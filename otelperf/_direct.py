@@ -57,13 +57,12 @@ Aggregations = tuple[Any, ...]
 class DirectHistogram:
     """The SDK aggregations of one histogram, per attribute set, and a ``record`` that feeds them."""
 
-    __slots__ = ("_consumer", "_filter", "_histogram", "_meter_config", "_storages")
+    __slots__ = ("_consumer", "_filter", "_histogram", "_storages")
 
     def __init__(self, histogram: Any) -> None:
         self._histogram = histogram
         self._consumer = histogram._measurement_consumer
         self._filter = self._consumer._sdk_config.exemplar_filter
-        self._meter_config = histogram._meter_config
         self._storages = self._consumer._reader_storages
 
     @classmethod
@@ -115,8 +114,7 @@ class DirectHistogram:
     def record(
         self, aggregations: Aggregations, value: float, attributes: Mapping[str, Any] | None, context: Context | None
     ) -> None:
-        config = self._meter_config
-        if (config is not None and not config.is_enabled) or not 0.0 <= value < math.inf:
+        if not 0.0 <= value < math.inf or not self._histogram._is_enabled():
             # A disabled meter, a negative or non-finite value: the SDK's own handling (and warning).
             self._histogram.record(value, attributes, context=context)
             return
