@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import platform
 import re
 import signal
@@ -45,7 +44,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _harness import answers, free_port, publish, sink
-from overhead import REPO, Variant, add_variant_options, chosen_variants, closed_loop, start_collector
+from overhead import (
+    REPO,
+    Variant,
+    add_variant_options,
+    app_command,
+    app_environment,
+    chosen_variants,
+    closed_loop,
+    start_collector,
+)
 
 WARM_UP = 100
 # The variants whose throughput targets the issue sets, and the upstream reference.
@@ -72,13 +80,17 @@ class Count:
     seconds: float  # wall time of the measured requests
 
 
+def _environment(variant: Variant, redis_url: str) -> dict[str, str]:
+    """``overhead.py``'s environment for a run, with cache entries that outlive it, in an emptied
+    Redis: the warm-up misses every key, the measured requests hit."""
+    subprocess.run(["redis-cli", "-u", redis_url, "flushall"], check=True, capture_output=True)
+    return {**app_environment(variant, redis_url), "PYTHONHASHSEED": "0", "BENCH_CACHE_TTL": "3600"}
+
+
 def count(variant: Variant, redis_url: str, requests: int, slowdown: float) -> Count:
     """Total instructions of one run of ``variant`` serving the warm-up and ``requests`` requests."""
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "OTELPERF_", "DD_"))}
-    # Entries outlive the run, in an empty Redis: the warm-up misses every key, the measured requests hit.
-    env.update(variant.env, REDIS_URL=redis_url, PYTHONUNBUFFERED="1", PYTHONHASHSEED="0", BENCH_CACHE_TTL="3600")
-    subprocess.run(["redis-cli", "-u", redis_url, "flushall"], check=True, capture_output=True)
+    env = _environment(variant, redis_url)
     if variant.launcher:  # stretch the periodic work by the slow-down (see the module docstring)
         periods = {**PERIODS}
         if variant.name.startswith("upstream"):
@@ -89,9 +101,7 @@ def count(variant: Variant, redis_url: str, requests: int, slowdown: float) -> C
             env["OTELPERF_PROFILING_SAMPLE_RATE"] = str(max(1, round(100 / slowdown)))
     command = [
         "valgrind", "--tool=cachegrind", "--cache-sim=no", "--branch-sim=no", "--trace-children=yes",
-        "--cachegrind-out-file=/dev/null",
-        *variant.launcher, str(variant.bin / "uvicorn"), "overhead_app:app",
-        "--app-dir", str(REPO / "bench"), "--port", str(port), "--no-access-log",
+        "--cachegrind-out-file=/dev/null", *app_command(variant, port),
     ]  # fmt: skip
     with tempfile.NamedTemporaryFile(prefix="instructions-", suffix=".log", delete=False) as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO / "bench")
@@ -113,12 +123,15 @@ def count(variant: Variant, redis_url: str, requests: int, slowdown: float) -> C
 
 
 def native_seconds_per_request(variant: Variant, redis_url: str) -> float:
-    """Wall time per request of ``variant`` without Valgrind: the reference for the slow-down."""
+    """Wall time per request of ``variant`` without Valgrind, set up as ``count`` sets it up: the
+    reference for the slow-down."""
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url}
-    command = [str(variant.bin / "uvicorn"), "overhead_app:app", "--app-dir", str(REPO / "bench"), "--port", str(port)]
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=REPO / "bench"
+        app_command(variant, port),
+        env=_environment(variant, redis_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        cwd=REPO / "bench",
     )
     try:
         if not answers(f"http://127.0.0.1:{port}/work/0"):

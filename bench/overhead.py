@@ -207,17 +207,28 @@ async def fixed_rate(base_url: str, rate: float, seconds: float) -> list[float]:
     return latencies
 
 
-def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
-    port = free_port()
+def app_environment(variant: Variant, redis_url: str) -> dict[str, str]:
+    """The environment of one run of ``variant``: this one's, less any telemetry settings, plus the variant's."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "OTELPERF_", "DD_"))}
-    env.update(variant.env, REDIS_URL=args.redis_url, PYTHONUNBUFFERED="1")
-    command = [
-        "taskset", "-c", "0", *variant.launcher, str(variant.bin / "uvicorn"), "overhead_app:app",
+    env.update(variant.env, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
+    return env
+
+
+def app_command(variant: Variant, port: int) -> list[str]:
+    """``variant``'s launcher and uvicorn serving the benchmark app on ``port``. Run it from ``bench/``,
+    not the repository root: opentelemetry-instrument puts the working directory on sys.path ahead of
+    PYTHONPATH, so from there a --baseline variant would import today's otelperf."""
+    return [
+        *variant.launcher, str(variant.bin / "uvicorn"), "overhead_app:app",
         "--app-dir", str(REPO / "bench"), "--port", str(port), "--no-access-log",
     ]  # fmt: skip
+
+
+def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
+    port = free_port()
+    env = app_environment(variant, args.redis_url)
+    command = ["taskset", "-c", "0", *app_command(variant, port)]
     with tempfile.NamedTemporaryFile(prefix=f"bench-{variant.name}-", suffix=".log", delete=False) as log:
-        # Not the repository root: opentelemetry-instrument puts the working directory on sys.path
-        # ahead of PYTHONPATH, so from there a --baseline variant would import today's otelperf.
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO / "bench")
     base_url = f"http://127.0.0.1:{port}"
     try:
