@@ -16,7 +16,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFl
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from otelperf.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from otelperf.instrumentation.sqlalchemy import SQLAlchemyInstrumentor, _execution
+from otelperf.instrumentation.sqlalchemy._execution import available as execution_hook_available
 from tests.sdk_points import read_points
 
 
@@ -31,9 +32,12 @@ def signals() -> Iterator[tuple[InMemorySpanExporter, InMemoryMetricReader]]:
     meter_provider.shutdown()
 
 
-@pytest.fixture(autouse=True)
-def _uninstrument_after_each_test() -> Iterator[None]:
-    yield
+@pytest.fixture(autouse=True, params=["execution", "events"])
+def hook(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every test runs with both statement hooks: the execution wrapper and the events fallback."""
+    if request.param == "events":
+        monkeypatch.setattr(_execution, "available", lambda: False)
+    yield request.param
     if SQLAlchemyInstrumentor().is_instrumented_by_opentelemetry:
         SQLAlchemyInstrumentor().uninstrument()
 
@@ -214,3 +218,61 @@ def test_sampled_parents_and_other_samplers_still_get_their_spans() -> None:
     spans, points, started = _statements_under(parent_sampled=False, sampler=keeps_children)
     assert (len(spans), started) == (3, 3)
     assert [p.count for p in points] == [3]
+
+
+def test_the_execution_hook_leaves_engines_without_events(
+    hook: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The point of the execution hook: SQLAlchemy's per-connection event dispatch stays off."""
+    from sqlalchemy.engine import Engine
+
+    monkeypatch.setattr(Engine, "_has_events", False)  # a class-level listen sets it for good
+    with caplog.at_level("INFO", logger="otelperf"):
+        SQLAlchemyInstrumentor().instrument(tracer_provider=TracerProvider())
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    fallback = [r.getMessage() for r in caplog.records if "timed through Engine events" in r.getMessage()]
+    listeners = len(engine.dispatch.before_cursor_execute) + len(engine.dispatch.after_cursor_execute)
+    if hook == "execution":
+        assert (engine._has_events, listeners, fallback) == (False, 0, [])
+    else:
+        assert (engine._has_events, listeners, len(fallback)) == (True, 2, 1)
+
+
+def test_bulk_inserts_are_recorded_without_values(signals: Signals, hook: str) -> None:
+    from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+
+    exporter, _ = signals
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    meter_provider = MeterProvider(metric_readers=[reader := InMemoryMetricReader()])
+    SQLAlchemyInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    engine = create_engine("sqlite://", insertmanyvalues_page_size=2)
+    users = Table("users", MetaData(), Column("id", Integer, primary_key=True), Column("email", String))
+    users.metadata.create_all(engine)
+    rows = [{"email": f"user{n}@example.com"} for n in range(5)]
+    with engine.begin() as connection:
+        ids = connection.execute(insert(users).returning(users.c.id), rows).scalars().all()
+    assert len(ids) == 5
+    inserts = [s for s in exporter.get_finished_spans() if s.name == "INSERT users"]
+    # One span for the bulk insert with the execution hook; one per page of 2 rows with the events.
+    assert len(inserts) == (1 if hook == "execution" else 3)
+    assert all("example.com" not in s.attributes["db.query.text"] for s in inserts)
+    (point,) = [p for p in durations(reader) if p.attributes["db.operation.name"] == "INSERT"]
+    assert point.count == len(inserts)
+    meter_provider.shutdown()
+
+
+def test_a_changed_execution_method_falls_back_to_the_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.engine.base import Connection
+
+    assert execution_hook_available()
+
+    def renamed(self: Any, context: Any, dialect: Any) -> None:  # parameters reordered
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(Connection, "_exec_single_context", renamed)
+    assert not execution_hook_available()
+    monkeypatch.delattr(Connection, "_exec_single_context")
+    assert not execution_hook_available()

@@ -4,8 +4,9 @@ Why not the contrib instrumentor: it declares support below SQLAlchemy 2.1 (``op
 then skips it without a word), instruments only the engines created after it through
 ``create_engine`` (several engines, contrib #1103/#3977), records statements with their
 literals (contrib #1376), and emits no query-duration metric. This one listens on the
-``Engine`` *class*, so every engine is covered, sync or async, created before or after
-instrumentation, and it records:
+``Connection`` *class* (``_execution.py``: the execution step every statement goes through; engine
+events, ``_events.py``, where that step is not SQLAlchemy 2.0/2.1's), so every engine is covered,
+sync or async, created before or after instrumentation, and it records:
 
 - a ``CLIENT`` span ``"{db.operation.name} {db.collection.name}"`` with ``db.system.name``,
   ``db.namespace``, ``db.query.text`` (literal-free), ``db.operation.name``,
@@ -37,8 +38,12 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from otelperf.instrumentation.sqlalchemy._listeners import QueryListener
+from otelperf._log import logger
+from otelperf.instrumentation.sqlalchemy import _execution
+from otelperf.instrumentation.sqlalchemy._events import EngineEvents
+from otelperf.instrumentation.sqlalchemy._execution import ExecutionHook
 from otelperf.instrumentation.sqlalchemy._pool import PoolMetrics
+from otelperf.instrumentation.sqlalchemy._statements import StatementRecorder
 from otelperf.instrumentation.sqlalchemy.package import _instruments
 from otelperf.version import __version__
 
@@ -46,38 +51,41 @@ __all__ = ["SQLAlchemyInstrumentor"]
 
 
 class SQLAlchemyInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Instruments every SQLAlchemy ``Engine`` through class-level events."""
+    """Instruments every SQLAlchemy engine, at the class level."""
 
-    _listener: QueryListener | None = None
+    _hook: ExecutionHook | EngineEvents | None = None
     _pool_metrics: PoolMetrics | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        from sqlalchemy import event
-        from sqlalchemy.engine import Engine
-
         tracer = trace.get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
         meter = metrics.get_meter(__name__, __version__, meter_provider=kwargs.get("meter_provider"))
-        listener = QueryListener(tracer, meter, slow_query_threshold_s=kwargs.get("slow_query_threshold_s", 0.5))
-        for name, function in listener.events():
-            event.listen(Engine, name, function)
-        type(self)._listener = listener
+        recorder = StatementRecorder(tracer, meter, slow_query_threshold_s=kwargs.get("slow_query_threshold_s", 0.5))
+        hook: ExecutionHook | EngineEvents
+        if _execution.available():
+            hook = ExecutionHook(recorder)
+        else:
+            logger.info(
+                "otelperf_sqlalchemy: this SQLAlchemy's Connection has no _exec_single_context/"
+                "_exec_insertmany_context(dialect, context, ...) as in 2.0 and 2.1; statements are "
+                "timed through Engine events instead (same signals, more work per connection)"
+            )
+            hook = EngineEvents(recorder)
+        hook.install()
+        type(self)._hook = hook
         pool_metrics = PoolMetrics(meter)
         wrap_function_wrapper("sqlalchemy.engine.base", "Engine.raw_connection", pool_metrics.raw_connection)
         type(self)._pool_metrics = pool_metrics
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        from sqlalchemy import event
         from sqlalchemy.engine import Engine
 
-        listener = type(self)._listener
-        if listener is None:
+        hook = type(self)._hook
+        if hook is None:
             return
         unwrap(Engine, "raw_connection")
         type(self)._pool_metrics = None
-        for name, function in listener.events():
-            if event.contains(Engine, name, function):
-                event.remove(Engine, name, function)
-        type(self)._listener = None
+        hook.remove()
+        type(self)._hook = None

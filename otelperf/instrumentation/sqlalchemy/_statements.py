@@ -1,10 +1,14 @@
-"""The engine event listeners behind ``SQLAlchemyInstrumentor`` (no public API here)."""
+"""What one statement records: a client span, ``db.client.operation.duration`` and slow-query events.
+
+``StatementRecorder.begin``/``finish`` are called around each statement by whichever hook
+``SQLAlchemyInstrumentor`` chose (``_execution.py``, or the engine events of ``_events.py``); they
+never raise.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from opentelemetry import trace
@@ -19,7 +23,6 @@ from otelperf.instrumentation._children import ChildSpans
 from otelperf.instrumentation._errors import record_error
 from otelperf.sqltext import sanitize_sql, summarize_sql
 
-_STATE = "_otelperf_query"
 _MAX_MEMO = 4096
 _SYSTEMS = {
     "postgresql": "postgresql",
@@ -64,8 +67,12 @@ def _metric_attributes(engine: Any, operation: str, table: str | None) -> dict[s
     return attributes
 
 
-class QueryListener:
-    """Starts a span before each cursor execution and ends it, with a measurement, after."""
+Statement = tuple[Any, float, dict[str, Any]]
+"""A statement in flight: its span (``None`` when not started), start time, metric attributes."""
+
+
+class StatementRecorder:
+    """Starts a span before a statement and ends it, with a measurement, after."""
 
     def __init__(self, tracer: Tracer, meter: Meter, slow_query_threshold_s: float = 0.5) -> None:
         self._tracer = tracer
@@ -80,27 +87,20 @@ class QueryListener:
         )
         self._cost = SelfCost("sqlalchemy")
 
-    def events(self) -> Iterator[tuple[str, Callable[..., None]]]:
-        yield "before_cursor_execute", self.before_cursor_execute
-        yield "after_cursor_execute", self.after_cursor_execute
-        yield "handle_error", self.handle_error
-
-    def before_cursor_execute(  # noqa: PLR0917 - SQLAlchemy's event signature
-        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-    ) -> None:
-        if context is None:
-            return
+    def begin(self, connection: Any, statement: str) -> Statement | None:
+        """The statement's state, or ``None`` if it could not be started (then nothing is recorded)."""
         try:
             timed = self._cost.sampled()
             begin = time.perf_counter()
             operation, table = summarize_sql(statement)
-            metric_attributes = _metric_attributes(conn.engine, operation, table)
+            metric_attributes = _metric_attributes(connection.engine, operation, table)
             span = None if self._children.skip() else self._start_span(statement, operation, table, metric_attributes)
             if timed:
                 self._cost.record(begin)
-            setattr(context, _STATE, (span, time.perf_counter(), metric_attributes))
+            return span, time.perf_counter(), metric_attributes
         except Exception:  # noqa: BLE001 - never reach the application
-            logger.debug("sqlalchemy before_cursor_execute failed", exc_info=True)
+            logger.debug("sqlalchemy statement start failed", exc_info=True)
+            return None
 
     def _start_span(self, statement: str, operation: str, table: str | None, attributes: dict[str, Any]) -> Any:
         span_attributes = dict(attributes)
@@ -108,20 +108,9 @@ class QueryListener:
         name = f"{operation} {table}" if table else operation
         return self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attributes)
 
-    def after_cursor_execute(  # noqa: PLR0917 - SQLAlchemy's event signature
-        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-    ) -> None:
-        self._finish(context, None)
-
-    def handle_error(self, exception_context: Any) -> None:
-        self._finish(exception_context.execution_context, exception_context.original_exception)
-
-    def _finish(self, context: Any, error: BaseException | None) -> None:
-        state = getattr(context, _STATE, None) if context is not None else None
-        if state is None:
-            return
+    def finish(self, state: Statement, error: BaseException | None) -> None:
+        """End the span and record the duration; ``error`` is the driver's exception, if any."""
         try:
-            delattr(context, _STATE)
             span, started, attributes = state
             duration = time.perf_counter() - started
             if error is not None:
