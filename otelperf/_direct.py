@@ -37,11 +37,13 @@ from typing import Any
 
 from opentelemetry.context import Context, get_current
 from opentelemetry.metrics import Histogram
+from opentelemetry.trace import Span, get_current_span, set_span_in_context
 
 from otelperf._log import logger
 
 try:
     from opentelemetry.attributes import _clean_attribute_value
+    from opentelemetry.sdk.metrics import TraceBasedExemplarFilter
     from opentelemetry.sdk.metrics._internal._view_instrument_match import _hash_attributes
     from opentelemetry.sdk.metrics._internal.instrument import _Histogram
     from opentelemetry.sdk.metrics._internal.measurement import Measurement
@@ -51,18 +53,22 @@ except ImportError:  # pragma: no cover - an SDK laid out otherwise: every histo
     _SDK_HISTOGRAM = None
 
 _set_field = object.__setattr__
+_NO_CONTEXT = Context()  # a measurement no reservoir is offered: its context is never read
 Aggregations = tuple[Any, ...]
 
 
 class DirectHistogram:
     """The SDK aggregations of one histogram, per attribute set, and a ``record`` that feeds them."""
 
-    __slots__ = ("_consumer", "_filter", "_histogram", "_storages")
+    __slots__ = ("_consumer", "_filter", "_histogram", "_storages", "_trace_based")
 
     def __init__(self, histogram: Any) -> None:
         self._histogram = histogram
         self._consumer = histogram._measurement_consumer
         self._filter = self._consumer._sdk_config.exemplar_filter
+        # The SDK's default filter asks only whether the measurement's span is sampled: answered
+        # from the span itself, and no context is built for the nine requests in ten that are not.
+        self._trace_based = type(self._filter) is TraceBasedExemplarFilter
         self._storages = self._consumer._reader_storages
 
     @classmethod
@@ -112,16 +118,33 @@ class DirectHistogram:
         return tuple(found)
 
     def record(
-        self, aggregations: Aggregations, value: float, attributes: Mapping[str, Any] | None, context: Context | None
+        self,
+        aggregations: Aggregations,
+        value: float,
+        attributes: Mapping[str, Any] | None,
+        context: Context | None,
+        span: Span | None = None,
     ) -> None:
+        """Record as ``Histogram.record(value, attributes, context)`` would; ``span``, when given
+        (and ``context`` is not), stands for ``set_span_in_context(span)``, built only if needed."""
         if not 0.0 <= value < math.inf or not self._histogram._is_enabled():
             # A disabled meter, a negative or non-finite value: the SDK's own handling (and warning).
+            if context is None and span is not None:
+                context = set_span_in_context(span)
             self._histogram.record(value, attributes, context=context)
             return
         now = time_ns()
-        context = context or get_current()
-        sample = self._filter.should_sample(value, now, attributes, context)
-        measurement = Measurement(value, now, self._histogram, context, None)
+        if self._trace_based:  # TraceBasedExemplarFilter.should_sample, without the context
+            if context is not None or span is None:
+                span = get_current_span(context)
+            sample = span.get_span_context().trace_flags.sampled
+            if sample and context is None:
+                context = set_span_in_context(span)
+        else:
+            if context is None:
+                context = get_current() if span is None else set_span_in_context(span)
+            sample = self._filter.should_sample(value, now, attributes, context)
+        measurement = Measurement(value, now, self._histogram, context or _NO_CONTEXT, None)
         # Not cleaned again: the set's aggregations were found with the cleaned attributes, and the
         # exemplar reservoir only keeps the keys a point lacks (none: no view drops keys here).
         _set_field(measurement, "attributes", attributes)

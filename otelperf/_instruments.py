@@ -25,6 +25,7 @@ from typing import Any
 from opentelemetry import metrics
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation, UpDownCounter
+from opentelemetry.trace import Span, set_span_in_context
 
 from otelperf import semconv
 from otelperf._direct import Aggregations, DirectHistogram
@@ -112,11 +113,15 @@ class BoundedHistogram:
         # Attribute sets within the series limit -> their aggregations (empty: the public path).
         self._known: dict[frozenset[tuple[str, Any]], Aggregations] = {}
 
-    def record(self, value: float, attributes: Mapping[str, Any], context: Context | None = None) -> None:
+    def record(
+        self, value: float, attributes: Mapping[str, Any], context: Context | None = None, span: Span | None = None
+    ) -> None:
+        """``Histogram.record``; ``span`` may stand for ``context=set_span_in_context(span)``, which
+        the direct path builds only when the exemplar filter needs it."""
         try:
             key = frozenset(attributes.items()) if attributes else _NO_ATTRIBUTES
         except TypeError:  # an unhashable value (a list): the SDK's path, which makes it a tuple
-            self._histogram.record(value, attributes, context=context)
+            self._public_record(value, attributes, context, span)
             return
         aggregations = self._known.get(key)
         if aggregations is None:
@@ -124,9 +129,16 @@ class BoundedHistogram:
         direct = self._direct
         if aggregations and direct is not None:
             if direct.current():
-                direct.record(aggregations, value, attributes, context)
+                direct.record(aggregations, value, attributes, context, span)
                 return
             self._readers_changed()
+        self._public_record(value, attributes, context, span)
+
+    def _public_record(
+        self, value: float, attributes: Mapping[str, Any], context: Context | None, span: Span | None
+    ) -> None:
+        if context is None and span is not None:
+            context = set_span_in_context(span)
         self._histogram.record(value, attributes, context=context)
 
     def _readers_changed(self) -> None:

@@ -8,13 +8,19 @@ from typing import Any
 
 import pytest
 from opentelemetry.metrics import NoOpMeterProvider
-from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics import (
+    AlwaysOffExemplarFilter,
+    AlwaysOnExemplarFilter,
+    Histogram,
+    MeterProvider,
+    TraceBasedExemplarFilter,
+)
 from opentelemetry.sdk.metrics._internal.instrument import _Histogram
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
-from opentelemetry.trace import set_span_in_context
+from opentelemetry.trace import set_span_in_context, use_span
 
 from otelperf._instruments import BoundedHistogram, set_series_limit
 from tests.sdk_points import read_points
@@ -91,19 +97,48 @@ def test_every_reader_gets_each_measurement_even_one_added_later() -> None:
     assert histogram._direct is not None  # and direct again afterwards
 
 
-def test_exemplars_follow_the_sdk_filter() -> None:
-    reader = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[reader])
-    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+def _exemplars(reader: InMemoryMetricReader) -> dict[str, list[tuple[int, int, float]]]:
+    return {
+        p.attributes["route"]: [(e.trace_id, e.span_id, e.value) for e in p.point.exemplars]
+        for p in read_points(reader, "t.duration")
+    }
+
+
+@pytest.mark.parametrize(
+    "exemplar_filter", [TraceBasedExemplarFilter(), AlwaysOnExemplarFilter(), AlwaysOffExemplarFilter()]
+)
+def test_exemplars_follow_the_sdk_filter(exemplar_filter: Any) -> None:
+    """Each filter, each way of naming the span (a context, ``span=``, the current span): the
+    exemplars the SDK's own ``record`` keeps for the same measurements in a context."""
     sampled = TracerProvider(sampler=ALWAYS_ON).get_tracer("t").start_span("sampled")
     dropped = TracerProvider(sampler=ALWAYS_OFF).get_tracer("t").start_span("dropped")
-    histogram.record(0.05, {"route": "/a"}, context=set_span_in_context(sampled))
-    histogram.record(0.05, {"route": "/b"}, context=set_span_in_context(dropped))
-    by_route = {p.attributes["route"]: p.point.exemplars for p in read_points(reader, "t.duration")}
-    (exemplar,) = by_route["/a"]
-    assert exemplar.trace_id == sampled.get_span_context().trace_id
-    assert exemplar.span_id == sampled.get_span_context().span_id
-    assert by_route["/b"] == []
+    readers = {"direct": InMemoryMetricReader(), "public": InMemoryMetricReader()}
+    for path, reader in readers.items():
+        provider = MeterProvider(metric_readers=[reader], exemplar_filter=exemplar_filter)
+        meter = provider.get_meter("t")
+        bounded = BoundedHistogram(meter, "t.duration", "s", "d", BUCKETS)
+        assert bounded._direct is not None
+        sdk = meter.create_histogram("t.duration", explicit_bucket_boundaries_advisory=BUCKETS)
+        for index, span in enumerate((sampled, dropped)):
+            context = set_span_in_context(span)
+            if path == "public":
+                for way in ("context", "span", "current"):
+                    sdk.record(0.01 * (index + 1), {"route": f"/{index}/{way}"}, context=context)
+                continue
+            bounded.record(0.01 * (index + 1), {"route": f"/{index}/context"}, context=context)
+            bounded.record(0.01 * (index + 1), {"route": f"/{index}/span"}, span=span)
+            with use_span(span):
+                bounded.record(0.01 * (index + 1), {"route": f"/{index}/current"})
+    expected = _exemplars(readers["public"])
+    assert _exemplars(readers["direct"]) == expected
+    kept = {route for route, exemplars in expected.items() if exemplars}
+    if isinstance(exemplar_filter, TraceBasedExemplarFilter):
+        assert kept == {"/0/context", "/0/span", "/0/current"}
+        assert expected["/0/span"][0][:2] == (sampled.get_span_context().trace_id, sampled.get_span_context().span_id)
+    elif isinstance(exemplar_filter, AlwaysOnExemplarFilter):
+        assert len(kept) == 6  # the unsampled span's measurements too, with its ids
+    else:
+        assert kept == set()
 
 
 def test_invalid_values_are_refused_as_the_sdk_refuses_them(caplog: pytest.LogCaptureFixture) -> None:

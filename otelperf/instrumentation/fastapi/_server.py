@@ -388,12 +388,11 @@ class _Request:
             if error_type is not None:
                 attributes[semconv.ERROR_TYPE] = error_type
             telemetry = self.telemetry
-            context = trace.set_span_in_context(span)
-            telemetry.duration.record(duration, attributes, context=context)
+            telemetry.duration.record(duration, attributes, span=span)  # in the span's context
             if self.request_size is not None:
-                telemetry.request_size.record(self.request_size, attributes, context=context)
+                telemetry.request_size.record(self.request_size, attributes, span=span)
             if self.response_size is not None:
-                telemetry.response_size.record(self.response_size, attributes, context=context)
+                telemetry.response_size.record(self.response_size, attributes, span=span)
         if self.active_attributes is not None:
             self.telemetry.active.add(-1, self.active_attributes)
         span.end()

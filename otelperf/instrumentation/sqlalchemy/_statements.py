@@ -11,7 +11,6 @@ import os
 import time
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import SpanKind, Tracer
 
@@ -129,7 +128,7 @@ class StatementRecorder:
                         "otelperf.db.slow_query.threshold": self._slow_s,
                     },
                 )
-            self._duration.record(duration, attributes, context=trace.set_span_in_context(span))
+            self._duration.record(duration, attributes, span=span)  # in the span's context
             span.end()
         except Exception:  # noqa: BLE001
             logger.debug("sqlalchemy span end failed", exc_info=True)
