@@ -143,6 +143,23 @@ def test_the_duration_and_size_metrics_carry_the_route_and_status(instrumented: 
     assert active.point.value == 0
 
 
+def test_measurements_link_to_the_server_span_only_when_it_is_sampled(instrumented: Signals) -> None:
+    app = build_app()
+    assert get(app, "/api/items/1", traceparent=TRACEPARENT).status_code == 200
+    unsampled = TRACEPARENT[:-2] + "00"  # the default ParentBased sampler drops it
+    assert get(app, "/api/sync/2", traceparent=unsampled).status_code == 200
+    (span,) = server_spans(instrumented)
+    # One collection: a reader's collection hands the exemplars out and starts afresh.
+    data = instrumented.reader.get_metrics_data()
+    assert data is not None
+    metrics = {m.name: m for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics}
+    for name in ("http.server.request.duration", "http.server.response.body.size"):
+        exemplars = {p.attributes["http.route"]: p.exemplars for p in metrics[name].data.data_points}
+        (exemplar,) = exemplars["/api/items/{item_id}"]
+        assert (exemplar.trace_id, exemplar.span_id) == (span.context.trace_id, span.context.span_id)
+        assert exemplars["/api/sync/{item_id}"] == []
+
+
 def test_active_requests_count_the_requests_in_flight(instrumented: Signals) -> None:
     app = FastAPI()
     entered, release = asyncio.Event(), asyncio.Event()

@@ -388,11 +388,14 @@ class _Request:
             if error_type is not None:
                 attributes[semconv.ERROR_TYPE] = error_type
             telemetry = self.telemetry
-            telemetry.duration.record(duration, attributes, span=span)  # in the span's context
+            # In the span's context: built once for a span that records; for one that does not,
+            # the measurements build it only if the exemplar filter asks (the default does not).
+            context = trace.set_span_in_context(span) if span.is_recording() else None
+            telemetry.duration.record(duration, attributes, context, span)
             if self.request_size is not None:
-                telemetry.request_size.record(self.request_size, attributes, span=span)
+                telemetry.request_size.record(self.request_size, attributes, context, span)
             if self.response_size is not None:
-                telemetry.response_size.record(self.response_size, attributes, span=span)
+                telemetry.response_size.record(self.response_size, attributes, context, span)
         if self.active_attributes is not None:
             self.telemetry.active.add(-1, self.active_attributes)
         span.end()
