@@ -50,7 +50,10 @@ def available() -> bool:
 
 def driver_error(error: BaseException) -> BaseException:
     """The DBAPI driver's exception that SQLAlchemy wrapped (``DBAPIError.orig``), else ``error``."""
-    original = getattr(error, "orig", None)
+    try:
+        original = getattr(error, "orig", None)
+    except Exception:  # noqa: BLE001 - an exception whose attributes raise: keep it as it is
+        return error
     return original if isinstance(original, BaseException) else error
 
 
