@@ -57,6 +57,11 @@ _NO_CONTEXT = Context()  # a measurement no reservoir is offered: its context is
 Aggregations = tuple[Any, ...]
 
 
+def context_of(context: Context | None, span: Span | None) -> Context | None:
+    """The context a measurement is recorded in: ``context``, else one holding ``span`` (if given)."""
+    return set_span_in_context(span) if context is None and span is not None else context
+
+
 class DirectHistogram:
     """The SDK aggregations of one histogram, per attribute set, and a ``record`` that feeds them."""
 
@@ -129,9 +134,7 @@ class DirectHistogram:
         (and ``context`` is not), stands for ``set_span_in_context(span)``, built only if needed."""
         if not 0.0 <= value < math.inf or not self._histogram._is_enabled():
             # A disabled meter, a negative or non-finite value: the SDK's own handling (and warning).
-            if context is None and span is not None:
-                context = set_span_in_context(span)
-            self._histogram.record(value, attributes, context=context)
+            self._histogram.record(value, attributes, context=context_of(context, span))
             return
         now = time_ns()
         if self._trace_based:  # TraceBasedExemplarFilter.should_sample, without the context
@@ -141,8 +144,9 @@ class DirectHistogram:
             if sample and context is None:
                 context = set_span_in_context(span)
         else:
+            context = context_of(context, span)
             if context is None:
-                context = get_current() if span is None else set_span_in_context(span)
+                context = get_current()
             sample = self._filter.should_sample(value, now, attributes, context)
         measurement = Measurement(value, now, self._histogram, context or _NO_CONTEXT, None)
         # Not cleaned again: the set's aggregations were found with the cleaned attributes, and the

@@ -25,10 +25,10 @@ from typing import Any
 from opentelemetry import metrics
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation, UpDownCounter
-from opentelemetry.trace import Span, set_span_in_context
+from opentelemetry.trace import Span
 
 from otelperf import semconv
-from otelperf._direct import Aggregations, DirectHistogram
+from otelperf._direct import Aggregations, DirectHistogram, context_of
 from otelperf._log import logger
 from otelperf.version import __version__
 
@@ -137,9 +137,7 @@ class BoundedHistogram:
     def _public_record(
         self, value: float, attributes: Mapping[str, Any], context: Context | None, span: Span | None
     ) -> None:
-        if context is None and span is not None:
-            context = set_span_in_context(span)
-        self._histogram.record(value, attributes, context=context)
+        self._histogram.record(value, attributes, context=context_of(context, span))
 
     def _readers_changed(self) -> None:
         """A reader was added or removed: this measurement takes the public path, the next ones

@@ -41,7 +41,6 @@ from wrapt import wrap_function_wrapper
 from otelperf._log import logger
 from otelperf.instrumentation.sqlalchemy import _execution
 from otelperf.instrumentation.sqlalchemy._events import EngineEvents
-from otelperf.instrumentation.sqlalchemy._execution import ExecutionHook
 from otelperf.instrumentation.sqlalchemy._pool import PoolMetrics
 from otelperf.instrumentation.sqlalchemy._statements import StatementRecorder
 from otelperf.instrumentation.sqlalchemy.package import _instruments
@@ -53,7 +52,7 @@ __all__ = ["SQLAlchemyInstrumentor"]
 class SQLAlchemyInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instruments every SQLAlchemy engine, at the class level."""
 
-    _hook: ExecutionHook | EngineEvents | None = None
+    _hook: _execution.ExecutionHook | EngineEvents | None = None
     _pool_metrics: PoolMetrics | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -63,9 +62,9 @@ class SQLAlchemyInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = trace.get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
         meter = metrics.get_meter(__name__, __version__, meter_provider=kwargs.get("meter_provider"))
         recorder = StatementRecorder(tracer, meter, slow_query_threshold_s=kwargs.get("slow_query_threshold_s", 0.5))
-        hook: ExecutionHook | EngineEvents
+        hook: _execution.ExecutionHook | EngineEvents
         if _execution.available():
-            hook = ExecutionHook(recorder)
+            hook = _execution.ExecutionHook(recorder)
         else:
             logger.info(
                 "otelperf_sqlalchemy: this SQLAlchemy's Connection has no _exec_single_context/"

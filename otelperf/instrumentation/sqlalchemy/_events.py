@@ -65,7 +65,7 @@ class EngineEvents:
         self._finish(context, getattr(exception_context, "original_exception", None))
 
     def _finish(self, context: Any, error: BaseException | None) -> None:
-        state = getattr(context, _STATE, None) if context is not None else None
+        state = getattr(context, _STATE, None)  # None for a missing context too
         if state is None:
             return
         try:
