@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import pytest
+from opentelemetry.context import set_value
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import (
     AlwaysOffExemplarFilter,
@@ -16,12 +17,15 @@ from opentelemetry.sdk.metrics import (
     TraceBasedExemplarFilter,
 )
 from opentelemetry.sdk.metrics._internal.instrument import _Histogram
+from opentelemetry.sdk.metrics._internal.measurement import Measurement
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
-from opentelemetry.trace import set_span_in_context, use_span
+from opentelemetry.trace import INVALID_SPAN, get_current_span, set_span_in_context, use_span
+from opentelemetry.trace.propagation import _SPAN_KEY
 
+from otelperf import _direct
 from otelperf._instruments import BoundedHistogram, set_series_limit
 from tests.sdk_points import read_points
 
@@ -139,6 +143,33 @@ def test_exemplars_follow_the_sdk_filter(exemplar_filter: Any) -> None:
         assert len(kept) == 6  # the unsampled span's measurements too, with its ids
     else:
         assert kept == set()
+
+
+def test_measurements_are_built_as_the_sdk_builds_them() -> None:
+    # The pinned SDK's Measurement takes the fast construction; if a release changes its fields,
+    # this fails and the constructor (the fallback) is what runs.
+    assert _direct.new_measurement is _direct._measurement_by_fields
+    histogram = MeterProvider().get_meter("t").create_histogram("t.duration")
+    context = set_span_in_context(TracerProvider().get_tracer("t").start_span("s"))
+    expected = Measurement(0.5, 7, histogram, context, {"a": "b"})
+    for build in (_direct._measurement_by_fields, _direct._measurement):
+        built = build(0.5, 7, histogram, context, {"a": "b"})
+        assert type(built) is Measurement
+        assert built == expected
+
+
+def test_span_sampled_reads_the_span_as_get_current_span_would() -> None:
+    sampled = TracerProvider(sampler=ALWAYS_ON).get_tracer("t").start_span("sampled")
+    dropped = TracerProvider(sampler=ALWAYS_OFF).get_tracer("t").start_span("dropped")
+    assert _direct.span_sampled(set_span_in_context(sampled), None)
+    assert not _direct.span_sampled(set_span_in_context(dropped), None)
+    assert _direct.span_sampled(None, sampled)
+    assert not _direct.span_sampled(None, None)  # no current span
+    with use_span(sampled):
+        assert _direct.span_sampled(None, None)
+    not_a_span = set_value(_SPAN_KEY, "not a span")
+    assert not _direct.span_sampled(not_a_span, None)
+    assert get_current_span(not_a_span) is INVALID_SPAN  # what the SDK's filter sees: not sampled
 
 
 def test_invalid_values_are_refused_as_the_sdk_refuses_them(caplog: pytest.LogCaptureFixture) -> None:
