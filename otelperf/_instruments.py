@@ -17,9 +17,10 @@ sparsely.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import metrics
@@ -183,34 +184,69 @@ class BoundedUpDownCounter:
         self._counter.add(value, attributes)
 
 
+class Count:
+    """One attribute set's count in an ``ObservedUpDownCounter``: ``up()`` and ``down()`` are
+    ``next`` on two ``itertools.count`` objects, which the GIL makes atomic, so changing the count
+    takes no lock and builds no key (the set was found once, when the count was handed out)."""
+
+    __slots__ = ("_downs", "_ups", "attributes", "down", "up")
+
+    def __init__(self, attributes: Mapping[str, Any]) -> None:
+        self.attributes = attributes
+        self._ups, self._downs = itertools.count(), itertools.count()
+        self.up: Callable[[], object] = self._ups.__next__
+        self.down: Callable[[], object] = self._downs.__next__
+
+    def value(self) -> int:
+        # Downs first: a change between the two reads can only make the value larger, never negative.
+        downs = _count_value(self._downs)
+        return _count_value(self._ups) - downs
+
+
+def _count_value(counter: itertools.count[int]) -> int:
+    """The next value of ``counter`` without taking it: ``repr`` gives ``count(<n>)``."""
+    return int(repr(counter)[6:-1])
+
+
+def _uncounted() -> None:
+    return None
+
+
+_UNCOUNTED = Count({})  # what an attribute set past the series limit gets: changes are not counted
+_UNCOUNTED.up = _UNCOUNTED.down = _uncounted
+
+
 class ObservedUpDownCounter:
-    """An up-down counter kept as plain integers per attribute set and observed at each collection:
-    a locked integer update per change instead of an SDK measurement (~12 µs), for counts that move
-    twice per unit of work (requests in flight, tasks queued). Attribute sets past the series limit
-    are not counted."""
+    """An up-down counter kept as plain counts per attribute set and observed at each collection:
+    changing a count costs a C call instead of an SDK measurement (~12 µs), for counts that move
+    twice per unit of work (requests in flight, tasks queued). Callers ask once for an attribute
+    set's ``Count`` and move it; sets past the series limit are not counted."""
 
     __slots__ = ("_counts", "_lock")
 
     def __init__(self, meter: Meter, name: str, unit: str, description: str) -> None:
-        self._counts: dict[tuple[tuple[str, Any], ...], list[Any]] = {}
+        self._counts: dict[tuple[tuple[str, Any], ...], Count] = {}
         self._lock = threading.Lock()
         meter.create_observable_up_down_counter(name, callbacks=[self._observe], unit=unit, description=description)
 
-    def add(self, delta: int, attributes: Mapping[str, Any]) -> None:
+    def count(self, attributes: Mapping[str, Any]) -> Count:
+        """The count of ``attributes`` (the same object for equal sets given in the same order)."""
         key = tuple(attributes.items())
-        with self._lock:
-            entry = self._counts.get(key)
-            if entry is None:
-                if len(self._counts) >= series_limit():
-                    return
-                entry = self._counts[key] = [0, attributes]
-            entry[0] += delta
+        count = self._counts.get(key)
+        if count is None:
+            with self._lock:
+                count = self._counts.get(key)
+                if count is None:
+                    if len(self._counts) >= series_limit():
+                        return _UNCOUNTED
+                    count = self._counts[key] = Count(attributes)
+        return count
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
-            snapshot = [(count, attributes) for count, attributes in self._counts.values()]
-        for count, attributes in snapshot:
-            yield Observation(count, attributes)
+            counts = list(self._counts.values())
+        for count in counts:
+            yield Observation(count.value(), count.attributes)
 
 
 class SelfCost:

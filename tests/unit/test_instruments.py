@@ -76,3 +76,39 @@ def test_self_cost_samples_the_first_call_then_one_in_256() -> None:
     cost = SelfCost("unit")
     sampled = [index for index in range(1, 1025) if cost.sampled()]
     assert sampled == [1, 257, 513, 769]
+
+
+def test_observed_counts_move_without_locks_and_stay_exact_across_threads() -> None:
+    import threading
+
+    from otelperf._instruments import ObservedUpDownCounter
+
+    reader = InMemoryMetricReader()
+    counter = ObservedUpDownCounter(MeterProvider(metric_readers=[reader]).get_meter("t"), "t.active", "{x}", "d")
+    count = counter.count({"pool": "a"})
+    assert counter.count({"pool": "a"}) is count  # one count per attribute set
+
+    def churn() -> None:
+        for _ in range(20_000):
+            count.up()
+            count.down()
+        for _ in range(1_000):
+            count.up()
+
+    threads = [threading.Thread(target=churn) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert count.value() == 8_000
+    assert [(p.attributes, p.count) for p in read_points(reader, "t.active")] == [({"pool": "a"}, 8_000)]
+
+
+def test_observed_counts_past_the_series_limit_are_not_counted(limit_of_three: None) -> None:
+    from otelperf._instruments import ObservedUpDownCounter
+
+    reader = InMemoryMetricReader()
+    counter = ObservedUpDownCounter(MeterProvider(metric_readers=[reader]).get_meter("t"), "t.active", "{x}", "d")
+    for index in range(5):
+        counter.count({"index": index}).up()
+    assert sorted(p.attributes["index"] for p in read_points(reader, "t.active")) == [0, 1, 2]

@@ -161,8 +161,49 @@ def test_the_pool_size_is_known_to_each_recorder_and_follows_changes() -> None:
     for max_workers in (3, 3, 5):  # the same recorder twice, then a new recorder with a new size
         reader = InMemoryMetricReader()
         recorder = PoolRecorder(MeterProvider(metric_readers=[reader]))
-        recorder.track(pool, attributes, max_workers)
-        recorder.track(pool, attributes, max_workers)  # known: no second entry
+        first = recorder.pool(pool, "thread", max_workers, attributes)
+        assert recorder.pool(pool, "thread", max_workers, attributes) is first  # known: no second entry
         sizes.append([p.count for p in read_points(reader, "otelperf.worker_pool.workers.max")])
     assert sizes == [[3], [3], [5]]
     pool.shutdown()
+
+
+def test_a_broken_pool_counts_its_tasks_as_errors_and_empties_its_queue(instrumented: Signals) -> None:
+    """An initializer that raises breaks the pool: its queued futures fail without running."""
+    gate = threading.Event()
+
+    def initializer() -> None:
+        gate.wait(2)
+        raise RuntimeError("no worker")
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="broken", initializer=initializer)
+    futures = [pool.submit(time.sleep, 0) for _ in range(3)]
+    gate.set()
+    for future in futures:
+        assert future.exception(timeout=5) is not None
+    pool.shutdown()
+    outcomes = {
+        p.attributes["otelperf.worker_pool.outcome"]: p.count  # type: ignore[attr-defined]
+        for p in of_pool(instrumented, "otelperf.worker_pool.task.duration", "broken")
+    }
+    assert outcomes == {"error": 3}
+    assert [p.count for p in of_pool(instrumented, "otelperf.worker_pool.queue.depth", "broken")] == [0]  # type: ignore[attr-defined]
+
+
+def test_short_lived_pools_are_forgotten_when_they_are_gone(instrumented: Signals) -> None:
+    """A pool per request (a common pattern): each is known while it lives, none is kept after."""
+    import gc
+
+    from otelperf.instrumentation.worker_pool import _state
+
+    for _ in range(50):
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="per-request") as pool:
+            pool.submit(int).result()
+    sizes = [p.count for p in of_pool(instrumented, "otelperf.worker_pool.workers.max", "per-request")]  # type: ignore[attr-defined]
+    assert sizes == [3]  # the last pool, alive
+    del pool
+    gc.collect()
+    assert of_pool(instrumented, "otelperf.worker_pool.workers.max", "per-request") == []
+    assert not _state["recorder"]._pools  # pruned at the collection
+    durations = of_pool(instrumented, "otelperf.worker_pool.task.duration", "per-request")
+    assert [p.count for p in durations] == [50]  # type: ignore[attr-defined]

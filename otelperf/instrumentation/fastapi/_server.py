@@ -47,7 +47,7 @@ from opentelemetry.util.http import (
 )
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram, ObservedUpDownCounter
+from otelperf._instruments import BoundedHistogram, Count, ObservedUpDownCounter
 from otelperf._log import logger
 from otelperf.instrumentation.fastapi._routes import route_template, routed_template
 from otelperf.profiling._asyncio import frame, framing
@@ -214,8 +214,8 @@ class ServerTelemetry:
             size = headers.get("content-length")
             if size is not None and size.isdigit():
                 request.request_size = int(size)
-            request.active_attributes = {semconv.HTTP_REQUEST_METHOD: method, semconv.URL_SCHEME: scheme}
-            self.active.add(1, request.active_attributes)
+            request.active = self.active.count({semconv.HTTP_REQUEST_METHOD: method, semconv.URL_SCHEME: scheme})
+            request.active.up()
         if span.is_recording():
             try:
                 self._describe(
@@ -310,7 +310,7 @@ class _Request:
     """The state of one request between its start and its last response message."""
 
     __slots__ = (
-        "active_attributes",
+        "active",
         "metric_attributes",
         "request_size",
         "response_size",
@@ -331,7 +331,7 @@ class _Request:
         self.request_size: int | None = None
         self.response_size: int | None = None
         self.trailers = False
-        self.active_attributes: dict[str, str] | None = None
+        self.active: Count | None = None  # requests in flight, for HTTP
         self.routed_in: tuple[dict[str, Any], str, str] | None = None  # (scope, verb, root path at start)
 
     def _take_route(self, scope: dict[str, Any], verb: str, root_path: str) -> None:
@@ -396,8 +396,8 @@ class _Request:
                 telemetry.request_size.record(self.request_size, attributes, context, span)
             if self.response_size is not None:
                 telemetry.response_size.record(self.response_size, attributes, context, span)
-        if self.active_attributes is not None:
-            self.telemetry.active.add(-1, self.active_attributes)
+        if self.active is not None:
+            self.active.down()
         span.end()
 
 

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Collection
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import context as otel_context
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from otelperf.instrumentation.worker_pool._recorder import PoolRecorder, TaskLife, pool_attributes
+from otelperf.instrumentation.worker_pool._recorder import Pool, PoolRecorder, TaskLife
 from otelperf.instrumentation.worker_pool.package import _instruments
 from otelperf.profiling._tags import current_root, tag_thread
 
@@ -42,16 +43,25 @@ _state: dict[str, Any] = {}
 _ANYIO_POOL = {"otelperf.worker_pool.name": "anyio", "otelperf.worker_pool.kind": "thread"}
 
 
-def _run_in_context(task: TaskLife, context: Any, function: Any) -> Any:
-    root = current_root.get()  # the request this task works for, for the profiler's thread tags
+class _ThreadTask(TaskLife):
+    """What a thread pool runs instead of the submitted callable: the task's life around it, in
+    the submitter's OpenTelemetry context, tagged with its request for the profiler."""
 
-    def run(*args: Any, **kwargs: Any) -> Any:
-        task.start()
-        token = otel_context.attach(context)
+    __slots__ = ("_function", "_root")
+
+    def __init__(self, pool: Pool, function: Any, context: Context) -> None:
+        super().__init__(pool, context)
+        self._function = function
+        self._root = current_root.get()  # the request this task works for, for the thread tags
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.start()
+        token = otel_context.attach(cast(Context, self._context))
+        root = self._root
         tag_thread(root)
         outcome = "error"
         try:
-            result = root.run(function, *args, **kwargs) if root is not None else function(*args, **kwargs)
+            result = root.run(self._function, *args, **kwargs) if root is not None else self._function(*args, **kwargs)
             outcome = "ok"
             return result
         finally:
@@ -59,39 +69,31 @@ def _run_in_context(task: TaskLife, context: Any, function: Any) -> Any:
             # a sample's tags after taking its stack, so untagging here would strip the labels
             # from the task's last samples. An idle pool thread takes no CPU samples.
             otel_context.detach(token)
-            task.finish(outcome)
-
-    return run
+            self.finish(outcome)
 
 
 def _thread_submit(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    recorder = _state.get("recorder")
+    recorder: PoolRecorder | None = _state.get("recorder")
     if recorder is None or not args:
         return wrapped(*args, **kwargs)
-    attributes = pool_attributes(instance, "thread")
-    recorder.track(instance, attributes, getattr(instance, "_max_workers", None))
-    task = TaskLife(recorder, attributes)
+    task = _ThreadTask(
+        recorder.pool(instance, "thread", getattr(instance, "_max_workers", None)), args[0], otel_context.get_current()
+    )
     try:
-        future = wrapped(_run_in_context(task, otel_context.get_current(), args[0]), *args[1:], **kwargs)
+        future = wrapped(task, *args[1:], **kwargs)
     except BaseException:
         task.dropped("error")
         raise
-
-    def cancelled(done: concurrent.futures.Future[Any]) -> None:
-        if done.cancelled():
-            task.dropped("cancelled")
-
-    future.add_done_callback(cancelled)
+    future.add_done_callback(task.done)
     return future
 
 
 def _process_submit(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    recorder = _state.get("recorder")
+    recorder: PoolRecorder | None = _state.get("recorder")
     future = wrapped(*args, **kwargs)
     if recorder is not None:
-        attributes = pool_attributes(instance, "process")
-        recorder.track(instance, attributes, getattr(instance, "_max_workers", None))
-        task = TaskLife(recorder, attributes, queued=False)
+        pool = recorder.pool(instance, "process", getattr(instance, "_max_workers", None))
+        task = TaskLife(pool, queued=False)
         task.start()  # the queue is in another process: the duration counts from submission
 
         def done(future: concurrent.futures.Future[Any]) -> None:
@@ -105,7 +107,7 @@ def _process_submit(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: 
 
 
 async def _anyio_run_sync(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    recorder = _state.get("recorder")
+    recorder: PoolRecorder | None = _state.get("recorder")
     if recorder is None or not args:
         return await wrapped(*args, **kwargs)
     limiter = kwargs.get("limiter")
@@ -114,10 +116,10 @@ async def _anyio_run_sync(wrapped: Any, instance: Any, args: tuple[Any, ...], kw
             import anyio.to_thread
 
             limiter = anyio.to_thread.current_default_thread_limiter()
-        recorder.track(limiter, _ANYIO_POOL, int(limiter.total_tokens))
-    except Exception:  # noqa: BLE001
-        pass
-    task = TaskLife(recorder, _ANYIO_POOL)
+        pool = recorder.pool(limiter, "thread", int(limiter.total_tokens), _ANYIO_POOL)
+    except Exception:  # noqa: BLE001 - not measured
+        return await wrapped(*args, **kwargs)
+    task = TaskLife(pool)
     # anyio copies the contextvars (and so the OpenTelemetry context) into the worker itself.
     function = args[0]
 
@@ -131,7 +133,7 @@ async def _anyio_run_sync(wrapped: Any, instance: Any, args: tuple[Any, ...], kw
             outcome = "ok"
             return result
         finally:
-            task.finish(outcome)  # the tags stay until the next task, as in ``_run_in_context``
+            task.finish(outcome)  # the tags stay until the next task, as in ``_ThreadTask``
 
     try:
         return await wrapped(run, *args[1:], **kwargs)

@@ -1,28 +1,37 @@
-"""The worker-pool instruments and the bookkeeping around one task's life."""
+"""The worker-pool instruments, each pool's share of them, and the bookkeeping of one task's life.
+
+Per task, the work is two histogram measurements (queue wait, run time) and four count changes
+(queued, then running, then done): each pool's attribute sets, counts and outcome sets are found
+once, when the pool's first task is submitted, and kept on the pool object.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import metrics
+from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram, ObservedUpDownCounter, SelfCost
+from otelperf._instruments import BoundedHistogram, ObservedUpDownCounter
 from otelperf._log import logger
-from otelperf._memo import cached_on
 from otelperf.version import __version__
 
-_MARK = "_otelperf_tracked_max_workers"
+_POOL = "_otelperf_pool"  # the attribute a pool object keeps its ``Pool`` in
 _DEFAULT_PREFIX = re.compile(r"^ThreadPoolExecutor-\d+$")
+_OUTCOMES = ("ok", "error", "cancelled")
+_MAX_UNMARKED = 1000  # pools that refuse an attribute, remembered by identity (pruned when they die)
 
 
-def _executor_attributes(executor: Any, kind: str) -> dict[str, str]:
+def executor_attributes(executor: Any, kind: str) -> dict[str, str]:
+    """``{name, kind}`` of an executor: its thread-name prefix, when the app chose one."""
     prefix = getattr(executor, "_thread_name_prefix", "") or ""
     if kind == "process":
         name = "ProcessPoolExecutor"
@@ -33,9 +42,19 @@ def _executor_attributes(executor: Any, kind: str) -> dict[str, str]:
     return {semconv.WORKER_POOL_NAME: name, semconv.WORKER_POOL_KIND: kind}
 
 
-def pool_attributes(executor: Any, kind: str) -> dict[str, str]:
-    """``{name, kind}`` of an executor, computed once: the thread-name prefix, when the app chose one."""
-    return cached_on(executor, "_otelperf_attributes", lambda: _executor_attributes(executor, kind))
+class Pool:
+    """One pool as one recorder sees it: its attributes, its counts and its outcome sets."""
+
+    __slots__ = ("active", "attributes", "max_workers", "outcomes", "owner", "queued", "recorder")
+
+    def __init__(self, recorder: PoolRecorder, owner: Any, attributes: dict[str, str], max_workers: int | None) -> None:
+        self.recorder = recorder
+        self.owner: Callable[[], Any] = weakref.ref(owner)
+        self.attributes = attributes
+        self.max_workers = max_workers
+        self.queued = recorder.queue_depth.count(attributes)
+        self.active = recorder.active.count(attributes)
+        self.outcomes = {outcome: {**attributes, semconv.WORKER_POOL_OUTCOME: outcome} for outcome in _OUTCOMES}
 
 
 class PoolRecorder:
@@ -64,98 +83,107 @@ class PoolRecorder:
         self.active = ObservedUpDownCounter(
             meter, semconv.WORKER_POOL_WORKERS_ACTIVE, "{worker}", "Workers running a task."
         )
-        self._max_workers: weakref.WeakKeyDictionary[Any, tuple[dict[str, str], int]] = weakref.WeakKeyDictionary()
-        self._fixed_max: dict[str, tuple[dict[str, str], int]] = {}
-        self._mark = object()  # this recorder's, so that a new recorder tracks the pools again
+        self._lock = threading.Lock()
+        self._pools: dict[int, Pool] = {}  # id(owner) -> its Pool, while the owner lives
         meter.create_observable_gauge(
             semconv.WORKER_POOL_WORKERS_MAX,
             callbacks=[self._observe_max],
             unit="{worker}",
             description="The most workers the pool runs at once.",
         )
-        self._outcomes: dict[tuple[str, str, str], dict[str, str]] = {}
-        self.cost = SelfCost("worker_pool")
 
-    def track(self, pool: Any, attributes: dict[str, str], max_workers: int | None) -> None:
-        """Remember the pool's size for ``.workers.max``; called per task, so a pool already known
-        with this size to this recorder is recognised by a mark on it (a ``WeakKeyDictionary``
-        lookup would make a weak reference per task)."""
-        if max_workers is None:
-            return
-        mark = (self._mark, max_workers)
-        if getattr(pool, _MARK, None) == mark:
-            return
-        try:
-            self._max_workers[pool] = (attributes, max_workers)
-        except TypeError:
-            self._fixed_max[attributes[semconv.WORKER_POOL_NAME]] = (attributes, max_workers)
-        with contextlib.suppress(AttributeError, TypeError):  # a pool that takes no attribute: looked up each time
-            setattr(pool, _MARK, mark)
+    def pool(self, owner: Any, kind: str, max_workers: int | None, attributes: dict[str, str] | None = None) -> Pool:
+        """``owner``'s ``Pool`` (an executor, anyio's limiter), kept on it: one attribute read per
+        task once known; looked up again for a new recorder or a new size."""
+        pool: Pool | None = getattr(owner, _POOL, None)
+        if pool is not None and pool.recorder is self and pool.max_workers == max_workers:
+            return pool
+        return self._find(owner, kind, max_workers, attributes)
 
-    def with_outcome(self, attributes: dict[str, str], outcome: str) -> dict[str, str]:
-        key = (attributes[semconv.WORKER_POOL_NAME], attributes[semconv.WORKER_POOL_KIND], outcome)
-        found = self._outcomes.get(key)
-        if found is None:
-            found = self._outcomes[key] = {**attributes, semconv.WORKER_POOL_OUTCOME: outcome}
-        return found
+    def _find(self, owner: Any, kind: str, max_workers: int | None, attributes: dict[str, str] | None) -> Pool:
+        with self._lock:
+            pool = self._pools.get(id(owner))
+            if pool is None or pool.owner() is not owner or pool.max_workers != max_workers:
+                pool = Pool(self, owner, attributes or executor_attributes(owner, kind), max_workers)
+                if len(self._pools) >= _MAX_UNMARKED:
+                    self._prune()
+                self._pools[id(owner)] = pool
+        with contextlib.suppress(AttributeError, TypeError):  # anyio's limiter has slots: found by identity
+            setattr(owner, _POOL, pool)
+        return pool
+
+    def _prune(self) -> None:
+        for key, pool in list(self._pools.items()):
+            if pool.owner() is None:
+                del self._pools[key]
 
     def _observe_max(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            self._prune()
+            pools = list(self._pools.values())
         seen = set()
-        for attributes, workers in [*self._max_workers.values(), *self._fixed_max.values()]:
-            key = (attributes[semconv.WORKER_POOL_NAME], attributes[semconv.WORKER_POOL_KIND])
-            if key not in seen:
+        for pool in pools:
+            key = (pool.attributes[semconv.WORKER_POOL_NAME], pool.attributes[semconv.WORKER_POOL_KIND])
+            if pool.max_workers is not None and key not in seen:
                 seen.add(key)
-                yield Observation(workers, attributes)
+                yield Observation(pool.max_workers, pool.attributes)
 
 
 class TaskLife:
-    """One task from submission to completion; every step is idempotent and never raises."""
+    """One task from submission to completion; every step is idempotent and never raises.
 
-    __slots__ = ("_attributes", "_queued", "_recorder", "_started", "_submitted")
+    ``context`` is the submitter's: the task's measurements are recorded in it (their exemplars
+    name its span); ``None`` where the task runs in a copy of it (anyio)."""
 
-    def __init__(self, recorder: PoolRecorder, attributes: dict[str, str], *, queued: bool = True) -> None:
-        self._recorder = recorder
-        self._attributes = attributes
+    __slots__ = ("_context", "_pool", "_queued", "_started", "_submitted")
+
+    def __init__(self, pool: Pool, context: Context | None = None, *, queued: bool = True) -> None:
+        self._pool = pool
+        self._context = context
         self._queued = queued  # False where the queue is out of sight (process pools)
         self._submitted = time.perf_counter()
         self._started = 0.0
         if queued:
-            try:
-                recorder.queue_depth.add(1, attributes)
-            except Exception:  # noqa: BLE001
-                logger.debug("worker-pool measurement failed", exc_info=True)
+            pool.queued.up()
 
     @property
     def started(self) -> bool:
         return self._started != 0.0
 
     def start(self) -> None:
-        self._started = time.perf_counter()
-        recorder, attributes = self._recorder, self._attributes
-        try:
-            # The counts first: a failing SDK measurement must not leave them off by one.
-            recorder.active.add(1, attributes)
-            if self._queued:
-                recorder.queue_depth.add(-1, attributes)
-                recorder.queue_wait.record(self._started - self._submitted, attributes)
-        except Exception:  # noqa: BLE001 - never reach the application
-            logger.debug("worker-pool measurement failed", exc_info=True)
+        self._started = started = time.perf_counter()
+        pool = self._pool
+        # The counts first: a failing SDK measurement must not leave them off by one.
+        pool.active.up()
+        if self._queued:
+            pool.queued.down()
+            try:
+                pool.recorder.queue_wait.record(started - self._submitted, pool.attributes, self._context)
+            except Exception:  # noqa: BLE001 - never reach the application
+                logger.debug("worker-pool measurement failed", exc_info=True)
 
     def finish(self, outcome: str) -> None:
-        recorder = self._recorder
+        pool = self._pool
+        pool.active.down()
+        duration = time.perf_counter() - self._started
         try:
-            recorder.active.add(-1, self._attributes)
-            duration = time.perf_counter() - self._started
-            recorder.task_duration.record(duration, recorder.with_outcome(self._attributes, outcome))
+            pool.recorder.task_duration.record(duration, pool.outcomes[outcome], self._context)
         except Exception:  # noqa: BLE001
             logger.debug("worker-pool measurement failed", exc_info=True)
 
+    def done(self, future: Any) -> None:
+        """A ``Future`` done callback. A task that started was measured when it finished; one that
+        never started was cancelled, or failed with its pool (a broken pool's initializer): only
+        then is the future asked which, under its lock."""
+        if self._started == 0.0:
+            self.dropped("cancelled" if future.cancelled() else "error")
+
     def dropped(self, outcome: str) -> None:
         """Cancelled, or refused by the executor, before it started."""
-        recorder = self._recorder
+        pool = self._pool
+        if self._queued:
+            pool.queued.down()
         try:
-            if self._queued:
-                recorder.queue_depth.add(-1, self._attributes)
-            recorder.task_duration.record(0.0, recorder.with_outcome(self._attributes, outcome))
+            pool.recorder.task_duration.record(0.0, pool.outcomes[outcome], self._context)
         except Exception:  # noqa: BLE001
             logger.debug("worker-pool measurement failed", exc_info=True)
