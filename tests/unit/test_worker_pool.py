@@ -207,3 +207,33 @@ def test_short_lived_pools_are_forgotten_when_they_are_gone(instrumented: Signal
     assert not _state["recorder"]._pools  # pruned at the collection
     durations = of_pool(instrumented, "otelperf.worker_pool.task.duration", "per-request")
     assert [p.count for p in durations] == [50]  # type: ignore[attr-defined]
+
+
+def test_a_failing_pool_lookup_leaves_the_task_to_run_unmeasured(
+    instrumented: Signals, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from otelperf.instrumentation.worker_pool._recorder import PoolRecorder
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("lookup failed")
+
+    monkeypatch.setattr(PoolRecorder, "pool", broken)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unmeasured") as pool:
+        assert pool.submit(sum, [1, 2]).result(timeout=5) == 3
+    assert of_pool(instrumented, "otelperf.worker_pool.task.duration", "unmeasured") == []
+
+
+def test_an_owner_that_takes_no_attribute_nor_weak_reference_shares_its_counts() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    from otelperf.instrumentation.worker_pool._recorder import PoolRecorder
+
+    class Slotted:
+        __slots__ = ()
+
+    recorder = PoolRecorder(MeterProvider())
+    attributes = {"otelperf.worker_pool.name": "slotted", "otelperf.worker_pool.kind": "thread"}
+    owner = Slotted()
+    first, second = (recorder.pool(owner, "thread", 4, attributes) for _ in range(2))
+    assert first.queued is second.queued and first.active is second.active  # one series
+    assert first.owner() is None  # not kept alive by the recorder

@@ -33,6 +33,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
+from otelperf._log import logger
 from otelperf.instrumentation.worker_pool._recorder import Pool, PoolRecorder, TaskLife
 from otelperf.instrumentation.worker_pool.package import _instruments
 from otelperf.profiling._tags import current_root, tag_thread
@@ -76,9 +77,12 @@ def _thread_submit(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: d
     recorder: PoolRecorder | None = _state.get("recorder")
     if recorder is None or not args:
         return wrapped(*args, **kwargs)
-    task = _ThreadTask(
-        recorder.pool(instance, "thread", getattr(instance, "_max_workers", None)), args[0], otel_context.get_current()
-    )
+    try:
+        pool = recorder.pool(instance, "thread", getattr(instance, "_max_workers", None))
+        task = _ThreadTask(pool, args[0], otel_context.get_current())
+    except Exception:  # noqa: BLE001 - the task runs unmeasured
+        logger.debug("worker-pool task set-up failed", exc_info=True)
+        return wrapped(*args, **kwargs)
     try:
         future = wrapped(task, *args[1:], **kwargs)
     except BaseException:
@@ -92,7 +96,11 @@ def _process_submit(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: 
     recorder: PoolRecorder | None = _state.get("recorder")
     future = wrapped(*args, **kwargs)
     if recorder is not None:
-        pool = recorder.pool(instance, "process", getattr(instance, "_max_workers", None))
+        try:
+            pool = recorder.pool(instance, "process", getattr(instance, "_max_workers", None))
+        except Exception:  # noqa: BLE001 - the future is the application's either way
+            logger.debug("worker-pool task set-up failed", exc_info=True)
+            return future
         task = TaskLife(pool, queued=False)
         task.start()  # the queue is in another process: the duration counts from submission
 

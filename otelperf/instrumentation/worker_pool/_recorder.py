@@ -42,6 +42,19 @@ def executor_attributes(executor: Any, kind: str) -> dict[str, str]:
     return {semconv.WORKER_POOL_NAME: name, semconv.WORKER_POOL_KIND: kind}
 
 
+def _gone() -> None:
+    return None
+
+
+def _weak(owner: Any) -> Callable[[], Any]:
+    """A weak reference to ``owner``; for an object that takes none, one that finds it gone, so
+    that the pool is not kept alive (it is then looked up afresh for each task)."""
+    try:
+        return weakref.ref(owner)
+    except TypeError:
+        return _gone
+
+
 class Pool:
     """One pool as one recorder sees it: its attributes, its counts and its outcome sets."""
 
@@ -49,7 +62,7 @@ class Pool:
 
     def __init__(self, recorder: PoolRecorder, owner: Any, attributes: dict[str, str], max_workers: int | None) -> None:
         self.recorder = recorder
-        self.owner: Callable[[], Any] = weakref.ref(owner)
+        self.owner: Callable[[], Any] = _weak(owner)
         self.attributes = attributes
         self.max_workers = max_workers
         self.queued = recorder.queue_depth.count(attributes)
