@@ -27,7 +27,7 @@ from otelperf.version import __version__
 _POOL = "_otelperf_pool"  # the attribute a pool object keeps its ``Pool`` in
 _DEFAULT_PREFIX = re.compile(r"^ThreadPoolExecutor-\d+$")
 _OUTCOMES = ("ok", "error", "cancelled")
-_MAX_UNMARKED = 1000  # pools that refuse an attribute, remembered by identity (pruned when they die)
+_MAX_POOLS = 1000  # pools known by identity before the dead ones are pruned (also at each collection)
 
 
 def executor_attributes(executor: Any, kind: str) -> dict[str, str]:
@@ -118,7 +118,7 @@ class PoolRecorder:
             pool = self._pools.get(id(owner))
             if pool is None or pool.owner() is not owner or pool.max_workers != max_workers:
                 pool = Pool(self, owner, attributes or executor_attributes(owner, kind), max_workers)
-                if len(self._pools) >= _MAX_UNMARKED:
+                if len(self._pools) >= _MAX_POOLS:
                     self._prune()
                 self._pools[id(owner)] = pool
         with contextlib.suppress(AttributeError, TypeError):  # anyio's limiter has slots: found by identity
