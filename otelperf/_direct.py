@@ -45,7 +45,7 @@ from typing import Any
 
 from opentelemetry.context import Context, get_current
 from opentelemetry.metrics import Histogram
-from opentelemetry.trace import Span, get_current_span, set_span_in_context
+from opentelemetry.trace import Span, set_span_in_context
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from otelperf._log import logger
@@ -198,8 +198,8 @@ class DirectHistogram:
         now = time_ns()
         if self._trace_based:  # TraceBasedExemplarFilter.should_sample, without the context
             sample = span_sampled(context, None if context is not None else span)
-            if sample and context is None:
-                context = set_span_in_context(span if span is not None else get_current_span())
+            if sample and context is None:  # the span given, else the current one: in the current context
+                context = set_span_in_context(span) if span is not None else get_current()
         else:
             context = context_of(context, span)
             if context is None:

@@ -30,7 +30,7 @@ _OUTCOMES = ("ok", "error", "cancelled")
 _MAX_POOLS = 1000  # pools known by identity before the dead ones are pruned (also at each collection)
 
 
-def executor_attributes(executor: Any, kind: str) -> dict[str, str]:
+def _executor_attributes(executor: Any, kind: str) -> dict[str, str]:
     """``{name, kind}`` of an executor: its thread-name prefix, when the app chose one."""
     prefix = getattr(executor, "_thread_name_prefix", "") or ""
     if kind == "process":
@@ -117,7 +117,7 @@ class PoolRecorder:
         with self._lock:
             pool = self._pools.get(id(owner))
             if pool is None or pool.owner() is not owner or pool.max_workers != max_workers:
-                pool = Pool(self, owner, attributes or executor_attributes(owner, kind), max_workers)
+                pool = Pool(self, owner, attributes or _executor_attributes(owner, kind), max_workers)
                 if len(self._pools) >= _MAX_POOLS:
                     self._prune()
                 self._pools[id(owner)] = pool
@@ -192,7 +192,7 @@ class TaskLife:
             self.dropped("cancelled" if future.cancelled() else "error")
 
     def dropped(self, outcome: str) -> None:
-        """Cancelled, or refused by the executor, before it started."""
+        """Cancelled, refused by the executor, or failed with a broken pool, before it started."""
         pool = self._pool
         if self._queued:
             pool.queued.down()
