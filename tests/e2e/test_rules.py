@@ -97,8 +97,9 @@ def ranking(report: Report) -> str:
 def test_injected_problem_ranks_first_with_its_evidence(
     problem: str, prometheus_stack: dict[str, str], tmp_path: Path, redis_url: str, launched_apps: list[App]
 ) -> None:
-    # SQLite answers in well under a millisecond: the N+1 needs a lower total-time floor to count.
-    extra = {"OTELPERF_N_PLUS_ONE_MIN_DURATION": "0.005"} if problem == "n_plus_one" else {}
+    # SQLite answers in well under a millisecond, and how far under depends on the machine (20 lookups
+    # took under 5 ms in 97 % of requests on a fast one): the count alone decides here.
+    extra = {"OTELPERF_N_PLUS_ONE_MIN_DURATION": "0.000001"} if problem == "n_plus_one" else {}
     app, service, started = run_demo(problem, prometheus_stack, tmp_path, redis_url, extra)
     launched_apps.append(app)
     report = prometheus_report(prometheus_stack, service, app, started)
