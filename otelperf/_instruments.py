@@ -25,7 +25,7 @@ from typing import Any
 
 from opentelemetry import metrics
 from opentelemetry.context import Context
-from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation, UpDownCounter
+from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
 from opentelemetry.trace import Span
 
 from otelperf import semconv
@@ -165,18 +165,6 @@ class BoundedCounter:
 
     def __init__(self, meter: Meter, name: str, unit: str, description: str) -> None:
         self._counter: Counter = meter.create_counter(name, unit=unit, description=description)
-        self._guard = SeriesGuard(name, meter)
-
-    def add(self, value: int, attributes: Mapping[str, Any]) -> None:
-        self._guard.admit(attributes)
-        self._counter.add(value, attributes)
-
-
-class BoundedUpDownCounter:
-    __slots__ = ("_counter", "_guard")
-
-    def __init__(self, meter: Meter, name: str, unit: str, description: str) -> None:
-        self._counter: UpDownCounter = meter.create_up_down_counter(name, unit=unit, description=description)
         self._guard = SeriesGuard(name, meter)
 
     def add(self, value: int, attributes: Mapping[str, Any]) -> None:
