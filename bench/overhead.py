@@ -136,6 +136,7 @@ class Run:
     main_cpu_ms: float = 0.0  # CPU per request of the main thread: the event loop serving the requests
     fixed_p50_ms: float = 0.0
     fixed_p99_ms: float = 0.0
+    fixed_failed: int = 0  # fixed-rate requests that failed (counted in its latencies at their failure)
 
     @property
     def cpu_per_pool(self) -> float:
@@ -186,14 +187,23 @@ async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[f
         return time.perf_counter() - started, latencies
 
 
-async def fixed_rate(base_url: str, rate: float, seconds: float) -> list[float]:
+async def fixed_rate(base_url: str, rate: float, seconds: float) -> tuple[list[float], int]:
+    """The latency of every request sent at ``rate`` for ``seconds``, and how many failed.
+
+    A request that fails (an error status, or 30 s without a connection or an answer) counts with
+    the time it took to fail, so a stall shows in the p99 and in the count instead of ending the run."""
     latencies: list[float] = []
+    failed = 0
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
 
         async def one(index: int) -> None:
+            nonlocal failed
             started = time.perf_counter()
-            (await http.get(f"/work/{index}")).raise_for_status()
+            try:
+                (await http.get(f"/work/{index}")).raise_for_status()
+            except httpx.HTTPError:
+                failed += 1
             latencies.append(time.perf_counter() - started)
 
         tasks = []
@@ -204,7 +214,7 @@ async def fixed_rate(base_url: str, rate: float, seconds: float) -> list[float]:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(index)))
         await asyncio.gather(*tasks)
-    return latencies
+    return latencies, failed
 
 
 def app_environment(variant: Variant, redis_url: str) -> dict[str, str]:
@@ -249,7 +259,7 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
             main_cpu_ms=(main_after - main_before) / args.requests * 1000,
         )
         if rate:
-            fixed = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds))
+            fixed, result.fixed_failed = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds))
             result.fixed_p50_ms = percentile(fixed, 0.5) * 1000
             result.fixed_p99_ms = percentile(fixed, 0.99) * 1000
     finally:
@@ -444,7 +454,21 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float)
             f"| {median(name, 'fixed_p99_ms') / median(base, 'fixed_p99_ms'):.2f} |"
         )
     lines.extend(collector_down_summary(results))
+    lines.extend(failures_summary(results))
     publish(header, "\n".join(lines), args.write, "overhead")
+
+
+def failures_summary(results: dict[str, list[Run]]) -> list[str]:
+    """The fixed-rate requests that failed, per variant and round (none: nothing is said)."""
+    failed = {name: [run_.fixed_failed for run_ in runs] for name, runs in results.items()}
+    if not any(any(counts) for counts in failed.values()):
+        return []
+    return [
+        "",
+        "Fixed-rate requests that failed (counted in the p99 with the time they took to fail), by round: "
+        + "; ".join(f"{name} {', '.join(map(str, counts))}" for name, counts in failed.items() if any(counts))
+        + ".",
+    ]
 
 
 def collector_down_summary(results: dict[str, list[Run]]) -> list[str]:
