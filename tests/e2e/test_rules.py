@@ -25,7 +25,7 @@ from otelperf.demo.load import generate_load
 from otelperf.rules import build_report, load_rules
 from otelperf.rules.prometheus import PrometheusSource
 from otelperf.rules.report import Report
-from tests.e2e.rig import BIN, App, launch_demo, wait_until
+from tests.e2e.rig import BIN, N_PLUS_ONE_BY_COUNT, App, launch_demo, wait_until
 
 LOAD_S = 10.0
 
@@ -97,9 +97,7 @@ def ranking(report: Report) -> str:
 def test_injected_problem_ranks_first_with_its_evidence(
     problem: str, prometheus_stack: dict[str, str], tmp_path: Path, redis_url: str, launched_apps: list[App]
 ) -> None:
-    # SQLite answers in well under a millisecond, and how far under depends on the machine (20 lookups
-    # took under 5 ms in 97 % of requests on a fast one): the count alone decides here.
-    extra = {"OTELPERF_N_PLUS_ONE_MIN_DURATION": "0.000001"} if problem == "n_plus_one" else {}
+    extra = N_PLUS_ONE_BY_COUNT if problem == "n_plus_one" else {}
     app, service, started = run_demo(problem, prometheus_stack, tmp_path, redis_url, extra)
     launched_apps.append(app)
     report = prometheus_report(prometheus_stack, service, app, started)
