@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import platform
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,32 +190,37 @@ async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[f
 
 
 async def fixed_rate(base_url: str, rate: float, seconds: float) -> tuple[list[float], int]:
-    """The latency of every request sent at ``rate`` for ``seconds``, and how many failed.
+    """The latency of every request sent at ``rate`` for ``seconds``, and how many failed."""
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
+        return await send_at_rate(http, rate, seconds)
+
+
+async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float) -> tuple[list[float], int]:
+    """``fixed_rate`` on a client that is already open (``bench/tail.py`` keeps one per app).
 
     A request that fails (an error status, or 30 s without a connection or an answer) counts with
     the time it took to fail, so a stall shows in the p99 and in the count instead of ending the run."""
     latencies: list[float] = []
     failed = 0
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
 
-        async def one(index: int) -> None:
-            nonlocal failed
-            started = time.perf_counter()
-            try:
-                (await http.get(f"/work/{index}")).raise_for_status()
-            except httpx.HTTPError:
-                failed += 1
-            latencies.append(time.perf_counter() - started)
+    async def one(index: int) -> None:
+        nonlocal failed
+        started = time.perf_counter()
+        try:
+            (await http.get(f"/work/{index}")).raise_for_status()
+        except httpx.HTTPError:
+            failed += 1
+        latencies.append(time.perf_counter() - started)
 
-        tasks = []
-        begin = time.perf_counter()
-        for index in range(int(rate * seconds)):
-            delay = begin + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(index)))
-        await asyncio.gather(*tasks)
+    tasks = []
+    begin = time.perf_counter()
+    for index in range(int(rate * seconds)):
+        delay = begin + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(index)))
+    await asyncio.gather(*tasks)
     return latencies, failed
 
 
@@ -231,12 +238,16 @@ def app_command(variant: Variant, port: int) -> list[str]:
     return [
         *variant.launcher, str(variant.bin / "uvicorn"), "overhead_app:app",
         "--app-dir", str(REPO / "bench"), "--port", str(port), "--no-access-log",
+        # Idle connections stay open through bench/tail.py's stopped turns: no reconnections in its windows.
+        "--timeout-keep-alive", "600",
     ]  # fmt: skip
 
 
-def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
+@contextlib.contextmanager
+def serving(variant: Variant, redis_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``variant`` serving the benchmark app on CPU 0, answering at the yielded base URL; stopped after."""
     port = free_port()
-    env = app_environment(variant, args.redis_url)
+    env = app_environment(variant, redis_url)
     command = ["taskset", "-c", "0", *app_command(variant, port)]
     with tempfile.NamedTemporaryFile(prefix=f"bench-{variant.name}-", suffix=".log", delete=False) as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO / "bench")
@@ -244,6 +255,18 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
     try:
         if not answers(f"{base_url}/work/1"):
             raise RuntimeError(f"{variant.name} did not start; see {log.name}")
+        yield process, base_url
+    finally:
+        process.send_signal(signal.SIGCONT)  # a stopped process (bench/tail.py) cannot act on SIGTERM
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
+    with serving(variant, args.redis_url) as (process, base_url):
         asyncio.run(closed_loop(base_url, 300, args.concurrency))  # warm-up
         before, (pool_before, main_before) = cpu_seconds(process.pid), pool_and_main_cpu_seconds(process.pid)
         elapsed, latencies = asyncio.run(closed_loop(base_url, args.requests, args.concurrency))
@@ -262,12 +285,6 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
             fixed, result.fixed_failed = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds))
             result.fixed_p50_ms = percentile(fixed, 0.5) * 1000
             result.fixed_p99_ms = percentile(fixed, 0.99) * 1000
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
     return result
 
 
@@ -307,9 +324,11 @@ def _production(collector: str) -> tuple[list[str], dict[str, str]]:
     return [str(BIN / "opentelemetry-instrument")], env
 
 
-def experiment_variants(collector: str, tries: list[str], production: bool = False) -> list[Variant]:
+def experiment_variants(
+    collector: str, tries: list[str], production: bool = False, sink_url: str = ""
+) -> list[Variant]:
     """``otelperf, 100 % tracing`` (or, with ``production``, otelperf's defaults) with extra environment
-    variables, one variant per ``LABEL:VAR=VALUE,...``."""
+    variables, one variant per ``LABEL:VAR=VALUE,...``; ``{sink}`` in a value is the bench's Pyroscope sink."""
     launcher, env = _production(collector) if production else _full_tracing(collector)
     base = "10 % sampling (production)" if production else "100 % tracing"
     chosen = []
@@ -317,6 +336,7 @@ def experiment_variants(collector: str, tries: list[str], production: bool = Fal
         label, _, assignments = spec.partition(":")
         # A comma starts the next assignment only before ``NAME=``: values may hold commas.
         extra = dict(item.split("=", 1) for item in re.split(r",(?=[A-Z_][A-Z0-9_]*=)", assignments) if item)
+        extra = {name: value.replace("{sink}", sink_url) for name, value in extra.items()}
         chosen.append(Variant(f"otelperf, {base}, {label}", BIN, launcher, {**env, **extra}))
     return chosen
 
@@ -363,7 +383,8 @@ def add_variant_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="LABEL:VAR=VALUE,...",
-        help="also run otelperf (100 %% tracing) with these environment variables (repeatable): experiments",
+        help="also run otelperf (100 %% tracing) with these environment variables (repeatable): experiments; "
+        "{sink} stands for the bench's Pyroscope sink",
     )
     parser.add_argument(
         "--try-production",
@@ -385,8 +406,8 @@ def chosen_variants(
     if wanted:
         chosen = [variant for variant in chosen if variant.name in {"uninstrumented", *wanted}]
     chosen += baseline_variants(collector, args.baseline, sink_url)
-    chosen += experiment_variants(collector, args.tries)
-    chosen += experiment_variants(collector, args.production_tries, production=True)
+    chosen += experiment_variants(collector, args.tries, sink_url=sink_url)
+    chosen += experiment_variants(collector, args.production_tries, production=True, sink_url=sink_url)
     return chosen
 
 
@@ -400,19 +421,10 @@ def main() -> None:
     add_variant_options(parser)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
-    os.sched_setaffinity(0, {1})
-    work = Path(tempfile.mkdtemp(prefix="otelperf-bench-"))
-    redis_port = free_port()
-    redis_process = subprocess.Popen(
-        ["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    args.redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    collector, endpoint = start_collector(work)
-    chosen = chosen_variants(args, endpoint, sink())
-    results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
-    rate: float | None = None
-    try:
+    with backends() as (args.redis_url, endpoint):
+        chosen = chosen_variants(args, endpoint, sink())
+        results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
+        rate: float | None = None
         for round_index in range(args.rounds):
             for variant in chosen:
                 result = run(variant, args, rate)
@@ -421,10 +433,25 @@ def main() -> None:
                     result = run(variant, args, rate)
                 results[variant.name].append(result)
                 print(f"round {round_index + 1} {variant.name}: {result}", file=sys.stderr, flush=True)
+    report(results, args, rate or 0)
+
+
+@contextlib.contextmanager
+def backends() -> Iterator[tuple[str, str]]:
+    """Redis and the collector, on CPU 1 with this process (the load): their URLs, for the run."""
+    os.sched_setaffinity(0, {1})
+    work = Path(tempfile.mkdtemp(prefix="otelperf-bench-"))
+    redis_port = free_port()
+    redis_process = subprocess.Popen(
+        ["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    collector, endpoint = start_collector(work)
+    try:
+        yield f"redis://127.0.0.1:{redis_port}/0", endpoint
     finally:
         collector.terminate()
         redis_process.terminate()
-    report(results, args, rate or 0)
 
 
 def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float) -> None:
