@@ -23,7 +23,7 @@ class TaggedCoroutine(collections.abc.Coroutine):  # type: ignore[type-arg]
     def __init__(self, coroutine: Any) -> None:
         self._coroutine = coroutine
 
-    def send(self, value: Any) -> Any:
+    def send(self, value: Any = None) -> Any:
         root = current_root.get()
         tag_thread(root)
         if root is None:
@@ -43,8 +43,10 @@ class TaggedCoroutine(collections.abc.Coroutine):  # type: ignore[type-arg]
     def __await__(self) -> Any:
         return self
 
-    def __next__(self) -> Any:
-        return self.send(None)
+    # asyncio's Task steps a coroutine that is not native through ``__next__``: the same function
+    # as ``send``, not a call to it, keeps one frame fewer on the stack the profiler reads on every
+    # sample (py-spy reads each frame with system calls).
+    __next__ = send
 
     def __iter__(self) -> Any:
         return self

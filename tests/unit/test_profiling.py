@@ -90,6 +90,24 @@ def test_each_step_is_tagged_with_its_own_task_root(native: FakeNative) -> None:
     assert len(seen) == 6
 
 
+def test_a_task_step_adds_two_frames_to_the_stack_the_profiler_reads(native: FakeNative) -> None:
+    # py-spy reads every frame with system calls on every sample: the route frame is the point,
+    # the proxy's ``send`` the price; no other frame of otelperf's between the loop and the task.
+    stacks: list[list[str]] = []
+
+    async def request() -> None:
+        _tags.current_root.set(_tags.Root(1, "GET /a"))
+        await asyncio.sleep(0)
+        stacks.append([f.f_code.co_name for f in _frames()[:4]])
+
+    async def main() -> None:
+        install_task_factory(asyncio.get_running_loop())
+        await asyncio.create_task(request())
+
+    asyncio.run(main())
+    assert stacks == [["request", "[GET /a]", "send", "_run"]]
+
+
 def _frames() -> list[types.FrameType]:
     frame = sys._getframe(1)
     found = []
