@@ -456,7 +456,7 @@ def backends() -> Iterator[tuple[str, str]]:
 
 def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float) -> None:
     def median(name: str, attribute: str) -> float:
-        return statistics.median(getattr(run_, attribute) for run_ in results[name])
+        return float(statistics.median(getattr(run_, attribute) for run_ in results[name]))
 
     base = "uninstrumented"
     header = (

@@ -30,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +47,6 @@ from overhead import (
     serving,
 )
 
-BARE = "uninstrumented"
 SETTLE_S = 0.2  # after a resume, before the window's first request
 WARM_UP_S = 3.0  # of fixed-rate load on each app before the turns: opens the connections the rate needs
 
@@ -116,7 +114,7 @@ async def take_turns(apps: list[App], args: argparse.Namespace, rate: float) -> 
 
 def pair_with_bare(bare: Variant, variant: Variant, args: argparse.Namespace, rate: float) -> Pairing:
     pairing = Pairing(variant.name, Turns(), Turns())
-    with ExitStack() as running:
+    with contextlib.ExitStack() as running:
         apps: list[App] = []
         for app, turns in ((bare, pairing.bare), (variant, pairing.other)):
             process, base_url = running.enter_context(serving(app, args.redis_url))
