@@ -8,7 +8,9 @@ ratios to the uninstrumented app:
 - closed loop (8 clients as fast as the app answers): requests/s, p50/p99, CPU ms per request, RSS;
 - fixed rate (open loop, a third of the uninstrumented app's capacity in round one): p50/p99.
   "Well below saturation" for every variant: at half the bare capacity, an app that runs at 0.6x
-  would be 83 % busy, and its p99 would measure queueing, not the instrumentation.
+  would be 83 % busy, and its p99 would measure queueing, not the instrumentation. The windows of
+  two variants are minutes apart here; ``bench/tail.py`` compares each with the uninstrumented app
+  in alternating turns, which the VM's drift moves far less.
 
 Upstream (``opentelemetry-distro`` with the contrib FastAPI, Redis and SQLAlchemy
 instrumentations, OTLP to a local collector) and ddtrace run from their own virtualenvs under
