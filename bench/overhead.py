@@ -48,6 +48,7 @@ BIN = Path(sys.executable).parent
 CACHE = Path.home() / ".cache" / "otelperf" / "bench"
 DEAD = "http://127.0.0.1:9"  # nothing listens: the collector-down variant
 FIXED_RATE_SHARE = 1 / 3  # of the uninstrumented app's closed-loop throughput
+WARM_UP_REQUESTS = 300  # closed loop, before anything is measured
 APP_REQUIREMENTS = ["fastapi>=0.115", "uvicorn>=0.30", "redis>=5", "httpx>=0.27"]
 UPSTREAM = [
     *APP_REQUIREMENTS,
@@ -191,6 +192,15 @@ async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[f
         return time.perf_counter() - started, latencies
 
 
+def fixed_rate_of(bare_rps: float) -> float:
+    """The fixed-rate load: ``FIXED_RATE_SHARE`` of the uninstrumented app's throughput, to 10 req/s."""
+    return float(round(bare_rps * FIXED_RATE_SHARE / 10) * 10)
+
+
+def warm_up(base_url: str, concurrency: int) -> None:
+    asyncio.run(closed_loop(base_url, WARM_UP_REQUESTS, concurrency))
+
+
 async def fixed_rate(base_url: str, rate: float, seconds: float) -> tuple[list[float], int]:
     """The latency of every request sent at ``rate`` for ``seconds``, and how many failed."""
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
@@ -269,7 +279,7 @@ def serving(variant: Variant, redis_url: str) -> Iterator[tuple[subprocess.Popen
 
 def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
     with serving(variant, args.redis_url) as (process, base_url):
-        asyncio.run(closed_loop(base_url, 300, args.concurrency))  # warm-up
+        warm_up(base_url, args.concurrency)
         before, (pool_before, main_before) = cpu_seconds(process.pid), pool_and_main_cpu_seconds(process.pid)
         elapsed, latencies = asyncio.run(closed_loop(base_url, args.requests, args.concurrency))
         used = cpu_seconds(process.pid) - before
@@ -431,7 +441,7 @@ def main() -> None:
             for variant in chosen:
                 result = run(variant, args, rate)
                 if rate is None:  # the first run is the uninstrumented app: a third of its capacity
-                    rate = round(result.rps * FIXED_RATE_SHARE / 10) * 10
+                    rate = fixed_rate_of(result.rps)
                     result = run(variant, args, rate)
                 results[variant.name].append(result)
                 print(f"round {round_index + 1} {variant.name}: {result}", file=sys.stderr, flush=True)

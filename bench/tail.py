@@ -36,15 +36,16 @@ from pathlib import Path
 import httpx
 from _harness import publish, sink
 from overhead import (
-    FIXED_RATE_SHARE,
     Variant,
     add_variant_options,
     backends,
     chosen_variants,
     closed_loop,
+    fixed_rate_of,
     percentile,
     send_at_rate,
     serving,
+    warm_up,
 )
 
 SETTLE_S = 0.2  # after a resume, before the window's first request
@@ -118,7 +119,7 @@ def pair_with_bare(bare: Variant, variant: Variant, args: argparse.Namespace, ra
         apps: list[App] = []
         for app, turns in ((bare, pairing.bare), (variant, pairing.other)):
             process, base_url = running.enter_context(serving(app, args.redis_url))
-            asyncio.run(closed_loop(base_url, 300, args.concurrency))  # warm-up
+            warm_up(base_url, args.concurrency)
             apps.append((process, base_url, turns))
         asyncio.run(take_turns(apps, args, rate))
     return pairing
@@ -152,11 +153,11 @@ def main() -> None:
 
 
 def calibrate(bare: Variant, args: argparse.Namespace) -> float:
-    """A third of the uninstrumented app's closed-loop throughput, rounded to 10 req/s."""
+    """The fixed rate from the uninstrumented app's closed-loop throughput, as ``overhead.py`` sets it."""
     with serving(bare, args.redis_url) as (_, base_url):
-        asyncio.run(closed_loop(base_url, 300, args.concurrency))  # warm-up
+        warm_up(base_url, args.concurrency)
         elapsed, _ = asyncio.run(closed_loop(base_url, args.requests, args.concurrency))
-    return float(round(args.requests / elapsed * FIXED_RATE_SHARE / 10) * 10)
+    return fixed_rate_of(args.requests / elapsed)
 
 
 def report(pairings: list[Pairing], args: argparse.Namespace, rate: float) -> None:
