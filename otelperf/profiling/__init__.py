@@ -68,6 +68,14 @@ def _check_reachable(endpoint: str) -> None:
         )
 
 
+_LINE_NO = {"line": "LastInstruction", "function": "First", "none": "NoLine"}
+
+
+def _line_no(pyroscope: Any, lines: str) -> Any:
+    """pyroscope-io's ``LineNo`` for ``OTELPERF_PROFILING_LINES``."""
+    return getattr(pyroscope.LineNo, _LINE_NO[lines])
+
+
 _FALLBACK = "profiling with the py-spy sampler instead"
 
 
@@ -126,6 +134,7 @@ def start_profiler(settings: Settings, service_name: str, resource_attributes: A
             oncpu=True,
             gil_only=settings.profiling_gil_only,
             report_pid=True,
+            line_no=_line_no(pyroscope, settings.profiling_lines),
             tags=_tags_from(resource_attributes),
             upload_interval=max(1, round(settings.profiling_upload_interval_s)),
             **options,

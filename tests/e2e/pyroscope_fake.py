@@ -99,11 +99,13 @@ _CLASSES = _build()
 
 @dataclass
 class Sample:
-    """One pprof sample: series labels merged with the sample's own, leaf-first function names."""
+    """One pprof sample: series labels merged with the sample's own, leaf-first function names and
+    the line number of each."""
 
     labels: dict[str, str]
     stack: list[str]
     value: int
+    lines: list[int] = field(default_factory=list)
 
 
 def _maybe_gunzip(data: bytes) -> bytes:
@@ -122,14 +124,15 @@ def decode_push(body: bytes) -> list[Sample]:
             strings = list(profile.string_table)
             functions = {function.id: strings[function.name] for function in profile.function}
             locations = {
-                location.id: [functions.get(line.function_id, "?") for line in location.line]
+                location.id: [(functions.get(line.function_id, "?"), line.line) for line in location.line]
                 for location in profile.location
             }
             for sample in profile.sample:
-                stack = [name for location_id in sample.location_id for name in locations.get(location_id, [])]
+                frames = [frame for location_id in sample.location_id for frame in locations.get(location_id, [])]
                 labels = dict(series_labels)
                 labels.update({strings[label.key]: strings[label.str] for label in sample.label if label.str})
-                samples.append(Sample(labels, stack, int(sample.value[0]) if sample.value else 0))
+                value = int(sample.value[0]) if sample.value else 0
+                samples.append(Sample(labels, [name for name, _ in frames], value, [line for _, line in frames]))
     return samples
 
 

@@ -23,7 +23,7 @@ import pytest
 from otelperf.rules import Rule, build_report, load_rules
 from otelperf.rules.pyroscope import PyroscopeProfiles
 from tests.e2e.pyroscope_fake import FakePyroscope, Sample
-from tests.e2e.rig import BIN, App, Collector, exporting_pids, free_port, launch, uvicorn, wait_until
+from tests.e2e.rig import APPS, BIN, App, Collector, exporting_pids, free_port, launch, uvicorn, wait_until
 
 ROUTES = {"hot_alpha": "GET /alpha", "hot_beta": "GET /beta", "hot_gamma": "GET /gamma", "hot_delta": "GET /delta"}
 StartApp = Callable[..., App]
@@ -117,6 +117,12 @@ def test_samples_are_attributed_to_their_own_route_and_linked_to_spans(
         # exact for work that keeps its thread, approximate on an event loop interleaving requests.
         floor = 0.75 if function in ("hot_alpha", "hot_beta") else 0.95
         assert labelled >= floor, f"{function}: only {labelled:.1%} of its samples carry {ROUTES[function]}"
+
+    # OTELPERF_PROFILING_LINES=function, the default: a frame carries its function's first line.
+    source = (APPS / "profiling_app.py").read_text().splitlines()
+    spin_def = source.index("def _spin(rounds: int) -> int:") + 1
+    spin_lines = {s.lines[s.stack.index("_spin")] for s in ours if "_spin" in s.stack}
+    assert spin_lines == {spin_def}, spin_lines
 
     # Trace -> profile: every labelled span_id is a root span's pyroscope.profile.id.
     labelled = {s.labels["span_id"] for s in ours if "span_id" in s.labels}

@@ -161,7 +161,7 @@ def test_agent_failures_turn_profiling_off_with_one_line(
     logger.addHandler(caplog.handler)
     try:
         settings = load_settings({"OTELPERF_PYROSCOPE_ENDPOINT": "http://127.0.0.1:9"})
-        refusing = types.SimpleNamespace(configure=lambda **kwargs: False)
+        refusing = types.SimpleNamespace(configure=lambda **kwargs: False, LineNo=FakeAgent.LineNo)
         monkeypatch.setitem(sys.modules, "pyroscope", refusing)
         assert start_profiler(settings, "svc", {}) is None
         monkeypatch.setitem(sys.modules, "pyroscope", None)  # import fails: unsupported platform
@@ -176,6 +176,8 @@ def test_agent_failures_turn_profiling_off_with_one_line(
 
 class FakeAgent(FakeNative):
     """pyroscope's Python surface before the stack sampler: ``configure`` and thread tags."""
+
+    LineNo = types.SimpleNamespace(LastInstruction="last", First="first", NoLine="no")
 
     def __init__(self) -> None:
         super().__init__()
@@ -284,3 +286,21 @@ def test_the_runtime_plugin_does_not_need_the_cli_extra() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("lines", "line_no"), [(None, "first"), ("line", "last"), ("Function", "first"), ("none", "no")]
+)
+def test_profiling_lines_sets_the_agents_line_numbers(
+    monkeypatch: pytest.MonkeyPatch, lines: str | None, line_no: str
+) -> None:
+    agent = FakeAgent()
+    monkeypatch.setitem(sys.modules, "pyroscope", agent)
+    environ = {"OTELPERF_PYROSCOPE_ENDPOINT": "http://127.0.0.1:9"}
+    if lines is not None:
+        environ["OTELPERF_PROFILING_LINES"] = lines
+    try:
+        assert start_profiler(load_settings(environ), "svc", {}) is not None
+    finally:
+        _tags.disable()
+    assert agent.configured["line_no"] == line_no
