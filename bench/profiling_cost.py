@@ -60,6 +60,9 @@ VARIANTS = {
     # the GIL holder, and half the rate.
     "agent only, all threads": {"OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false", "OTELPERF_PROFILING_GIL_ONLY": "false"},
     "agent only, 50 Hz": {"OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false", "OTELPERF_PROFILING_SAMPLE_RATE": "50"},
+    # The line running in each frame (pyroscope-io's default) instead of the function's first line.
+    "agent only, running lines": {"OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false", "OTELPERF_PROFILING_LINES": "line"},
+    "agent + span attribution, running lines": {"OTELPERF_PROFILING_LINES": "line"},
     # pyroscope-io's in-process stack sampler (no thread tags): by itself, and with the route frames.
     "agent only, stack sampler": {
         "OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false",
