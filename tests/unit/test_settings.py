@@ -34,6 +34,7 @@ def test_http_protocol_uses_its_own_port_and_signal_paths() -> None:
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317", "is not an http(s) URL", None),
         ("OTEL_METRIC_EXPORT_INTERVAL", "soon", "is not a whole number of milliseconds", 15_000),
         ("OTELPERF_ENABLED", "maybe", "is not a boolean", True),
+        ("OTELPERF_PROFILING_LINES", "lineno", "is not one of line, function, none", "function"),
     ],
 )
 def test_bad_values_fall_back_and_are_reported(env: str, value: str, reason: str, fallback: object) -> None:
