@@ -5,28 +5,40 @@ and hashes the ``Resource`` (a JSON dump) once per span: about 137 µs per span 
 batch on the project's VM, against 16 µs here (``bench/micro.py``). This module writes
 the same ``ExportTraceServiceRequest`` bytes with plain ``bytes`` joins, and keeps the encoded
 form of what repeats from span to span: attribute key/value pairs (``http.request.method=GET``),
-the resource and the instrumentation scopes. The C protobuf runtime then parses the bytes back
-into the message the exporter expects, so the exporter and the wire stay exactly the SDK's.
+the resource and the instrumentation scopes.
 
-``encode_request`` never raises: a batch holding anything this encoder does not know (or that
-fails half-way) is handed to the upstream encoder, which is what would have run anyway.
+``grpc_span_exporter`` is the SDK's gRPC exporter (channel, retries, TLS, headers, compression)
+with one change: its ``Export`` call takes those bytes as they are. The SDK's stub would need a
+message, which costs a parse and a second serialization in the C runtime: together half as much
+again as the encoding (``bench/micro.py``). The export thread holds the GIL while it encodes, so
+the app's threads wait for it: every ``_SPANS_PER_TURN`` spans it lets them go first
+(``os.sched_yield``, which releases the GIL), so a request is held up by a few spans' encoding
+rather than a whole batch's.
+
+``encode_request_bytes`` never raises: a batch holding anything this encoder does not know (or
+that fails half-way) is handed to the upstream encoder, which is what would have run anyway.
 Equivalence with the upstream encoder is property-tested (``tests/unit/test_span_wire.py``).
 """
 
 from __future__ import annotations
 
+import os
 import struct
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from otelperf._log import logger
 
-__all__ = ["encode_request", "encode_spans_wire", "grpc_span_exporter"]
+__all__ = ["encode_request", "encode_request_bytes", "encode_spans_wire", "grpc_span_exporter"]
 
 _KIND = {
     SpanKind.INTERNAL: b"\x30\x01",
@@ -42,6 +54,16 @@ _PACK_DOUBLE = struct.Struct("<d").pack
 _MAX_CACHED = 4096  # encoded key/value pairs kept; cleared when full (high-cardinality values churn)
 # Cached pair values: not floats, which repeat rarely and whose equal keys differ on the wire (0.0, -0.0).
 _CACHED_TYPES = (str, bool, int)
+_SPANS_PER_TURN = 16  # about 0.1 ms of encoding on the project's VM
+_EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def _let_others_run() -> None:
+    """Release the GIL and the CPU to a thread that is waiting for either."""
+    if hasattr(os, "sched_yield"):
+        os.sched_yield()
+    else:  # pragma: no cover - Windows
+        time.sleep(0)
 
 
 def _varint(value: int) -> bytes:
@@ -196,10 +218,13 @@ class _Encoder:
         parts.append(_FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS_LOCAL)
         return b"".join(parts)
 
-    def request(self, spans: Sequence[ReadableSpan]) -> bytes:
-        """``ExportTraceServiceRequest`` bytes: spans grouped by resource, then scope, in order."""
+    def request(self, spans: Sequence[ReadableSpan], pause: Callable[[], None] | None = None) -> bytes:
+        """``ExportTraceServiceRequest`` bytes: spans grouped by resource, then scope, in order.
+        ``pause`` is called between every ``_SPANS_PER_TURN`` spans."""
         resources = _Groups()
-        for span in spans:
+        for index, span in enumerate(spans):
+            if pause is not None and index and not index % _SPANS_PER_TURN:
+                pause()
             scopes: _Groups = resources.get(span.resource, _Groups)
             scopes.get(span.instrumentation_scope, list).append(_field(b"\x12", self.span(span)))
         out = []
@@ -251,22 +276,55 @@ def encode_spans_wire(spans: Sequence[ReadableSpan]) -> bytes:
     return _encoder.request(spans)
 
 
-def encode_request(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
-    """What ``encode_spans`` returns, built from directly written bytes; never raises on odd data."""
+def encode_request_bytes(spans: Sequence[ReadableSpan], pause: Callable[[], None] | None = None) -> bytes:
+    """What ``encode_spans(spans).SerializeToString()`` returns; never raises on odd data."""
     try:
-        request: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(_encoder.request(spans))
-        return request
+        return _encoder.request(spans, pause)
     except Exception as exc:  # noqa: BLE001 - the upstream encoder is the fallback
         logger.debug("fast span encoding failed (%s: %s); using the SDK's encoder", type(exc).__name__, exc)
-        return encode_spans(spans)
+        serialized: bytes = encode_spans(spans).SerializeToString()
+        return serialized
+
+
+def encode_request(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
+    """What ``encode_spans`` returns, parsed from ``encode_request_bytes``."""
+    request: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(encode_request_bytes(spans))
+    return request
+
+
+class _WireTraceServiceStub:
+    """The trace service's ``Export``, taking the request already serialized."""
+
+    def __init__(self, channel: Any) -> None:
+        self.Export = channel.unary_unary(
+            _EXPORT_METHOD,
+            request_serializer=None,  # bytes go out as they are
+            response_deserializer=ExportTraceServiceResponse.FromString,
+            _registered_method=True,
+        )
 
 
 def grpc_span_exporter(endpoint: str, timeout_s: float) -> Any:
-    """The SDK's gRPC ``OTLPSpanExporter`` (retries, TLS, headers, compression), encoding with ``encode_request``."""
+    """The SDK's gRPC ``OTLPSpanExporter`` (retries, TLS, headers, compression), sending
+    ``encode_request_bytes``."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
     class FastEncodingSpanExporter(OTLPSpanExporter):
-        def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            self._sends_bytes = False
+            try:
+                client = _WireTraceServiceStub(self._channel)
+            except Exception as exc:  # noqa: BLE001 - another SDK version: send messages as it does
+                logger.debug("span export sends protobuf messages (%s: %s)", type(exc).__name__, exc)
+            else:  # the SDK rebuilds its client from ``_stub`` when it reconnects
+                self._stub = _WireTraceServiceStub
+                self._client = client  # type: ignore[assignment]
+                self._sends_bytes = True
+
+        def _translate_data(self, data: Sequence[ReadableSpan]) -> Any:
+            if self._sends_bytes:
+                return encode_request_bytes(data, _let_others_run)
             return encode_request(data)
 
     return FastEncodingSpanExporter(endpoint=endpoint, timeout=timeout_s)

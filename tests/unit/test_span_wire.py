@@ -9,19 +9,30 @@ dropped attributes, events and links at their limits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from concurrent import futures
 
+import grpc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import (
+    TraceServiceServicer,
+    add_TraceServiceServicer_to_server,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
-from otelperf._span_wire import encode_request, encode_spans_wire
+from otelperf._span_wire import encode_request, encode_request_bytes, encode_spans_wire, grpc_span_exporter
 
 text = st.text(max_size=12)
 scalar = st.one_of(
@@ -131,3 +142,55 @@ def test_unencodable_batch_falls_back_to_the_upstream_encoder(caplog: pytest.Log
         request = encode_request([span])
     assert request.resource_spans[0].scope_spans[0].spans[0].name == "x"
     assert "using the SDK's encoder" in caplog.text
+
+
+def test_encoding_pauses_between_turns_and_writes_the_same_bytes() -> None:
+    context = SpanContext(1, 2, is_remote=False)
+    batch = [ReadableSpan(f"s{index}", context, resource=RESOURCES[0]) for index in range(40)]
+    pauses: list[int] = []
+    paused = encode_request_bytes(batch, lambda: pauses.append(1))
+    assert len(pauses) == 2  # after spans 16 and 32, never before the first or after the last
+    assert paused == encode_request_bytes(batch) == encode_spans(batch).SerializeToString()
+
+
+class _TraceService(TraceServiceServicer):
+    def __init__(self) -> None:
+        self.requests: list[ExportTraceServiceRequest] = []
+
+    def Export(self, request: ExportTraceServiceRequest, context: object) -> ExportTraceServiceResponse:
+        self.requests.append(request)
+        return ExportTraceServiceResponse()
+
+
+@pytest.fixture
+def trace_service() -> Iterator[tuple[_TraceService, str]]:
+    service = _TraceService()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    add_TraceServiceServicer_to_server(service, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield service, f"http://127.0.0.1:{port}"
+    server.stop(None)
+
+
+def test_exporter_sends_the_written_bytes_over_grpc_and_after_reconnecting(
+    trace_service: tuple[_TraceService, str],
+) -> None:
+    service, endpoint = trace_service
+    provider = TracerProvider(resource=RESOURCES[2])
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("t", "0.1")
+    for index in range(20):
+        with tracer.start_as_current_span(f"GET /items/{index}", kind=SpanKind.SERVER, attributes={"n": index}):
+            pass
+    batch = list(memory.get_finished_spans())
+    exporter = grpc_span_exporter(endpoint, 5.0)
+    assert exporter._sends_bytes
+    assert exporter.export(batch) is SpanExportResult.SUCCESS
+    exporter._initialize_channel_and_stub()  # what the SDK does after UNAVAILABLE
+    assert exporter.export(batch[:3]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    expected = [encode_spans(batch), encode_spans(batch[:3])]
+    received = [request.SerializeToString(deterministic=True) for request in service.requests]
+    assert received == [request.SerializeToString(deterministic=True) for request in expected]
