@@ -178,9 +178,9 @@ def export_cases() -> list[Case]:
         for name, child_attributes in (("GET", redis), ("SELECT bench_items", sql), ("SELECT bench_items", sql)):
             child = tracer.start_span(name, context=context, kind=SpanKind.CLIENT, attributes=child_attributes)
             child.end()
-            batch.append(child)
+            batch.append(child._readable_span())  # what the SDK hands the export processor
         root.end()
-        batch.append(root)
+        batch.append(root._readable_span())
 
     def sdk(iterations: int) -> None:
         for _ in range(iterations // len(batch)):

@@ -9,8 +9,9 @@ dropped attributes, events and links at their limits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent import futures
+from typing import Any
 
 import grpc
 import pytest
@@ -131,6 +132,25 @@ def test_values_equal_in_python_but_not_on_the_wire_are_not_confused() -> None:
         ReadableSpan(name, context, resource=RESOURCES[0], attributes={"v": value})
         for name, value in (("a", 0.0), ("b", -0.0), ("c", 1), ("d", True), ("e", 1.0), ("f", False), ("g", 0))
     ]
+    _same(batch)
+
+
+def test_a_span_subclass_is_read_through_its_properties() -> None:
+    """``ReadableSpan`` itself is read from its fields; a subclass may compute what its properties return."""
+
+    class Renamed(ReadableSpan):
+        @property
+        def name(self) -> str:
+            return "renamed"
+
+        @property
+        def attributes(self) -> Mapping[str, Any]:
+            return {"computed": True}
+
+    context = SpanContext(1, 2, is_remote=False)
+    batch = [Renamed("stored", context, resource=RESOURCES[0], attributes={"stored": 1})]
+    span = encode_request(batch).resource_spans[0].scope_spans[0].spans[0]
+    assert (span.name, [a.key for a in span.attributes]) == ("renamed", ["computed"])
     _same(batch)
 
 
