@@ -102,7 +102,10 @@ def _choice(*choices: str) -> Callable[[str], str]:
 
 def _parse_url(raw: str) -> str:
     value = raw.strip()
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # e.g. "http://[::1": an unclosed IPv6 bracket
+        raise InvalidSetting(f"is not a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidSetting("is not an http(s) URL with a host (e.g. http://localhost:4317)")
     try:
@@ -478,9 +481,12 @@ def _mask(env: str, value: str) -> str:
     if env == "OTEL_EXPORTER_OTLP_HEADERS":
         keys = [item.split("=", 1)[0].strip() for item in value.split(",") if item.strip()]
         return ",".join(f"{key}=***" for key in keys)
-    parts = urlsplit(value)
-    if parts.password:
-        return value.replace(f":{parts.password}@", ":***@")
+    try:
+        password = urlsplit(value).password
+    except ValueError:  # not a URL: nothing in it can be told apart from a password
+        return "***"
+    if password:
+        return value.replace(f":{password}@", ":***@")
     return value
 
 
@@ -500,6 +506,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except InvalidSetting as exc:
             shown = "***" if spec.secret else raw
             problems.append(SettingProblem(spec.env, shown, str(exc), spec.default))
+        except Exception as exc:  # noqa: BLE001 - a parser's own bug must not reach the app either
+            shown = "***" if spec.secret else raw
+            reason = f"could not be read ({type(exc).__name__}: {exc})"
+            problems.append(SettingProblem(spec.env, shown, reason, spec.default))
     if values.get("service_name") is None:
         resource_name = _service_name_from_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
         if resource_name:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
+from otelperf import settings as settings_module
 from otelperf.settings import SETTINGS, Settings, load_settings, settings_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -32,6 +34,7 @@ def test_http_protocol_uses_its_own_port_and_signal_paths() -> None:
         ("OTEL_TRACES_SAMPLER", "sometimes", "is not one of", "parentbased_always_on"),
         ("OTEL_TRACES_SAMPLER_ARG", "1.5", "is out of range", 1.0),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317", "is not an http(s) URL", None),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1", "is not a URL (Invalid IPv6 URL)", None),
         ("OTEL_METRIC_EXPORT_INTERVAL", "soon", "is not a whole number of milliseconds", 15_000),
         ("OTELPERF_ENABLED", "maybe", "is not a boolean", True),
         ("OTELPERF_PROFILING_LINES", "lineno", "is not one of line, function, none", "function"),
@@ -45,6 +48,20 @@ def test_bad_values_fall_back_and_are_reported(env: str, value: str, reason: str
     spec = next(spec for spec in SETTINGS if spec.env == env)
     assert getattr(settings, spec.attr) == fallback
     assert str(problem) == f"{env}={value!r} {problem.reason}; using {fallback!r} instead"
+
+
+def test_a_parser_that_fails_unexpectedly_is_a_reported_fallback_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(raw: str) -> object:
+        raise KeyError(raw)
+
+    patched = tuple(
+        dataclasses.replace(spec, parse=broken) if spec.env == "OTELPERF_SHUTDOWN_TIMEOUT" else spec
+        for spec in SETTINGS
+    )
+    monkeypatch.setattr(settings_module, "SETTINGS", patched)
+    (problem,) = load_settings({"OTELPERF_SHUTDOWN_TIMEOUT": "2"}).problems
+    assert (problem.env, problem.fallback) == ("OTELPERF_SHUTDOWN_TIMEOUT", 3.0)
+    assert problem.reason == "could not be read (KeyError: '2')"
 
 
 def test_secrets_are_masked_in_dumps_and_problems() -> None:
@@ -82,7 +99,6 @@ def test_readme_configuration_table_is_generated_from_the_settings() -> None:
 
 
 def test_every_settings_field_has_a_declared_variable() -> None:
-    import dataclasses
 
     declared = {spec.attr for spec in SETTINGS}
     fields = {field.name for field in dataclasses.fields(Settings)} - {"problems"}
