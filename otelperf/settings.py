@@ -508,7 +508,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             problems.append(SettingProblem(spec.env, shown, str(exc), spec.default))
         except Exception as exc:  # noqa: BLE001 - a parser's own bug must not reach the app either
             shown = "***" if spec.secret else raw
-            reason = f"could not be read ({type(exc).__name__}: {exc})"
+            detail = type(exc).__name__ if spec.secret else f"{type(exc).__name__}: {exc}"  # may hold the value
+            reason = f"could not be read ({detail})"
             problems.append(SettingProblem(spec.env, shown, reason, spec.default))
     if values.get("service_name") is None:
         resource_name = _service_name_from_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))

@@ -54,14 +54,14 @@ def test_a_parser_that_fails_unexpectedly_is_a_reported_fallback_too(monkeypatch
     def broken(raw: str) -> object:
         raise KeyError(raw)
 
-    patched = tuple(
-        dataclasses.replace(spec, parse=broken) if spec.env == "OTELPERF_SHUTDOWN_TIMEOUT" else spec
-        for spec in SETTINGS
-    )
+    names = ("OTELPERF_SHUTDOWN_TIMEOUT", "OTEL_EXPORTER_OTLP_HEADERS")
+    patched = tuple(dataclasses.replace(spec, parse=broken) if spec.env in names else spec for spec in SETTINGS)
     monkeypatch.setattr(settings_module, "SETTINGS", patched)
-    (problem,) = load_settings({"OTELPERF_SHUTDOWN_TIMEOUT": "2"}).problems
-    assert (problem.env, problem.fallback) == ("OTELPERF_SHUTDOWN_TIMEOUT", 3.0)
-    assert problem.reason == "could not be read (KeyError: '2')"
+    problems = load_settings({"OTELPERF_SHUTDOWN_TIMEOUT": "2", "OTEL_EXPORTER_OTLP_HEADERS": "k=s3cr3t"}).problems
+    plain, secret = sorted(problems, key=lambda problem: names.index(problem.env))
+    assert (plain.env, plain.fallback) == ("OTELPERF_SHUTDOWN_TIMEOUT", 3.0)
+    assert plain.reason == "could not be read (KeyError: '2')"
+    assert secret.reason == "could not be read (KeyError)" and "s3cr3t" not in str(secret)
 
 
 def test_secrets_are_masked_in_dumps_and_problems() -> None:
