@@ -8,7 +8,7 @@ form of what repeats from span to span: attribute key/value pairs (``http.reques
 the resource and the instrumentation scopes. A ``ReadableSpan`` (what the SDK hands the export
 processor) is read from the fields it stores: its properties copy the attributes into a mapping
 proxy and the events and links into tuples on every read, and iterating a ``BoundedAttributes``
-runs in Python (80.7 k → 48.6 k instructions per span of a request's batch, Cachegrind).
+runs in Python (80.7 k → 49.1 k instructions per span of a request's batch, Cachegrind).
 
 ``grpc_span_exporter`` is the SDK's gRPC exporter (channel, retries, TLS, headers, compression)
 with one change: its ``Export`` call takes those bytes as they are. The SDK's stub would need a
@@ -75,9 +75,9 @@ def _let_others_run() -> None:
 
 
 def _varint(value: int) -> bytes:
-    if value < 0x80:
+    if 0 <= value < 0x80:  # (a negative value raises below, as it did before: the batch falls back)
         return _ONE_BYTE[value]
-    if value < 0x4000:  # most lengths
+    if 0 < value < 0x4000:  # most lengths
         return bytes(((value & 0x7F) | 0x80, value >> 7))
     out = bytearray()
     while value >= 0x80:
