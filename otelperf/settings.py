@@ -503,14 +503,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             continue
         try:
             values[spec.attr] = spec.parse(raw)
+            continue
         except InvalidSetting as exc:
-            shown = "***" if spec.secret else raw
-            problems.append(SettingProblem(spec.env, shown, str(exc), spec.default))
+            reason = str(exc)
         except Exception as exc:  # noqa: BLE001 - a parser's own bug must not reach the app either
-            shown = "***" if spec.secret else raw
             detail = type(exc).__name__ if spec.secret else f"{type(exc).__name__}: {exc}"  # may hold the value
             reason = f"could not be read ({detail})"
-            problems.append(SettingProblem(spec.env, shown, reason, spec.default))
+        problems.append(SettingProblem(spec.env, "***" if spec.secret else raw, reason, spec.default))
     if values.get("service_name") is None:
         resource_name = _service_name_from_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
         if resource_name:
