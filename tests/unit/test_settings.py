@@ -99,7 +99,6 @@ def test_readme_configuration_table_is_generated_from_the_settings() -> None:
 
 
 def test_every_settings_field_has_a_declared_variable() -> None:
-
     declared = {spec.attr for spec in SETTINGS}
     fields = {field.name for field in dataclasses.fields(Settings)} - {"problems"}
     assert fields == declared
