@@ -76,6 +76,16 @@ def thread_cpu_seconds(pid: int) -> dict[int, tuple[str, float]]:
     return threads
 
 
+def steal_ms() -> tuple[float, ...]:
+    """Per CPU, the time the hypervisor ran something else while this VM's CPU wanted to run
+    (``/proc/stat``'s steal column) so far: a window's difference says whether the VM was paused."""
+    steal = []
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu") and line[3].isdigit():
+            steal.append(int(line.split()[8]) / TICKS * 1000)
+    return tuple(steal)
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from _harness import answers, cpu_seconds, free_port, publish, rss_mib, sink, thread_cpu_seconds
+from _harness import answers, cpu_seconds, free_port, publish, rss_mib, sink, steal_ms, thread_cpu_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -142,6 +142,8 @@ class Run:
     fixed_p50_ms: float = 0.0
     fixed_p99_ms: float = 0.0
     fixed_failed: int = 0  # fixed-rate requests that failed (counted in its latencies at their failure)
+    fixed_send_delay_ms: float = 0.0  # the load generator's worst delay sending a fixed-rate request
+    fixed_steal_ms: tuple[float, ...] = ()  # per CPU, taken by the hypervisor during the fixed-rate window
 
     @property
     def cpu_per_pool(self) -> float:
@@ -201,14 +203,27 @@ def warm_up(base_url: str, concurrency: int) -> None:
     asyncio.run(closed_loop(base_url, WARM_UP_REQUESTS, concurrency))
 
 
-async def fixed_rate(base_url: str, rate: float, seconds: float) -> tuple[list[float], int]:
-    """The latency of every request sent at ``rate`` for ``seconds``, and how many failed."""
+@dataclass
+class Window:
+    """One window of fixed-rate load: each request's latency (a failed one's: the time it took to
+    fail), how many failed, and whether the machine held everything up meanwhile."""
+
+    latencies: list[float]
+    failed: int
+    # The load generator's worst lateness sending a request. It runs on the other CPU: when it is
+    # late by as much as the slowest requests took, the whole VM stalled, not the app.
+    send_delay_ms: float
+    steal_ms: tuple[float, ...]  # per CPU, the time the hypervisor took from this VM in the window
+
+
+async def fixed_rate(base_url: str, rate: float, seconds: float) -> Window:
+    """Requests sent at ``rate`` for ``seconds``: their latencies, and what the machine did meanwhile."""
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
         return await send_at_rate(http, rate, seconds)
 
 
-async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float) -> tuple[list[float], int]:
+async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float) -> Window:
     """``fixed_rate`` on a client that is already open (``bench/tail.py`` keeps one per app).
 
     A request that fails (an error status, or 30 s without a connection or an answer) counts with
@@ -226,14 +241,18 @@ async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float) -> 
         latencies.append(time.perf_counter() - started)
 
     tasks = []
+    worst_delay = 0.0
+    steal_before = steal_ms()
     begin = time.perf_counter()
     for index in range(int(rate * seconds)):
-        delay = begin + index / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        due = begin + index / rate
+        if due > time.perf_counter():
+            await asyncio.sleep(due - time.perf_counter())
+        worst_delay = max(worst_delay, time.perf_counter() - due)
         tasks.append(asyncio.create_task(one(index)))
     await asyncio.gather(*tasks)
-    return latencies, failed
+    steal = tuple(after - before for before, after in zip(steal_before, steal_ms(), strict=True))
+    return Window(latencies, failed, worst_delay * 1000, steal)
 
 
 def app_environment(variant: Variant, redis_url: str) -> dict[str, str]:
@@ -294,9 +313,12 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
             main_cpu_ms=(main_after - main_before) / args.requests * 1000,
         )
         if rate:
-            fixed, result.fixed_failed = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds))
-            result.fixed_p50_ms = percentile(fixed, 0.5) * 1000
-            result.fixed_p99_ms = percentile(fixed, 0.99) * 1000
+            window = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds))
+            result.fixed_p50_ms = percentile(window.latencies, 0.5) * 1000
+            result.fixed_p99_ms = percentile(window.latencies, 0.99) * 1000
+            result.fixed_failed = window.failed
+            result.fixed_send_delay_ms = window.send_delay_ms
+            result.fixed_steal_ms = window.steal_ms
     return result
 
 
@@ -494,6 +516,7 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float)
         )
     lines.extend(collector_down_summary(results))
     lines.extend(failures_summary(results))
+    lines.extend(fixed_windows_by_round(results))
     publish(header, "\n".join(lines), args.write, "overhead")
 
 
@@ -508,6 +531,30 @@ def failures_summary(results: dict[str, list[Run]]) -> list[str]:
         + "; ".join(f"{name} {', '.join(map(str, counts))}" for name, counts in failed.items() if any(counts))
         + ".",
     ]
+
+
+def fixed_windows_by_round(results: dict[str, list[Run]]) -> list[str]:
+    """Each fixed-rate window's p99 against its round's uninstrumented one, with what the machine did
+    in it: a round where every variant is high and the load generator was late too stalled the VM."""
+    bare = results["uninstrumented"]
+    rounds = len(bare)
+    lines = [
+        "",
+        "Fixed-rate windows round by round: p99 vs the round's uninstrumented p99 (the load generator's worst "
+        "delay sending a request, ms; each CPU's steal, ms).",
+        "",
+        "| variant | " + " | ".join(f"round {index + 1}" for index in range(rounds)) + " |",
+        "|---|" + "---:|" * rounds,
+    ]
+    for name, runs in results.items():
+        cells = [
+            f"{run_.fixed_p99_ms / base.fixed_p99_ms:.2f} ({run_.fixed_send_delay_ms:.0f}; "
+            + "/".join(f"{steal:.0f}" for steal in run_.fixed_steal_ms)
+            + ")"
+            for run_, base in zip(runs, bare, strict=False)
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def collector_down_summary(results: dict[str, list[Run]]) -> list[str]:

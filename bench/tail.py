@@ -107,10 +107,10 @@ async def take_turns(apps: list[App], args: argparse.Namespace, rate: float) -> 
             for process, http, turns in turns_of if pair % 2 == 0 else turns_of[::-1]:
                 process.send_signal(signal.SIGCONT)
                 await asyncio.sleep(SETTLE_S)
-                latencies, failed = await send_at_rate(http, rate, args.window)
+                window = await send_at_rate(http, rate, args.window)
                 process.send_signal(signal.SIGSTOP)
-                turns.windows.append(latencies)
-                turns.failed += failed
+                turns.windows.append(window.latencies)
+                turns.failed += window.failed
 
 
 def pair_with_bare(bare: Variant, variant: Variant, args: argparse.Namespace, rate: float) -> Pairing:
