@@ -43,6 +43,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 
 from otelperf import _loops, semconv
+from otelperf._exemplars import exemplar_reservoir_factory
 from otelperf._export import (
     ExportHealth,
     ResilientMetricExporter,
@@ -95,6 +96,23 @@ def build_sampler(settings: Settings) -> Sampler:
     else:
         root = ALWAYS_ON
     return ParentBased(root) if name.startswith("parentbased_") else root
+
+
+# The instruments otelperf records besides http.server.request.duration, whose view is separate (its
+# buckets): no two views may match one instrument, or it is exported twice.
+_OWN_INSTRUMENTS = ("otelperf.*", "db.client.*", "http.server.request.body.size", "http.server.response.body.size")
+
+
+def _views() -> list[View]:
+    """http.server.request.duration's buckets (exact Apdex at T = 100 ms), whoever records it; and the
+    cheaper exemplar reservoir (``_exemplars``) for that and every histogram otelperf records."""
+    reservoirs = exemplar_reservoir_factory  # None: the SDK's own
+    buckets = ExplicitBucketHistogramAggregation(semconv.HTTP_DURATION_BUCKETS_S)
+    http_duration = semconv.HTTP_SERVER_REQUEST_DURATION
+    views = [View(instrument_name=http_duration, aggregation=buckets, exemplar_reservoir_factory=reservoirs)]
+    if reservoirs is not None:
+        views += [View(instrument_name=name, exemplar_reservoir_factory=reservoirs) for name in _OWN_INSTRUMENTS]
+    return views
 
 
 def _otlp_span_exporter(settings: Settings) -> SpanExporter:
@@ -200,13 +218,7 @@ class Pipeline:
         if settings.local_metrics:
             self.local_reader = InMemoryMetricReader(cardinality_limits=limits)
             readers.append(self.local_reader)
-        views = [
-            View(
-                instrument_name=semconv.HTTP_SERVER_REQUEST_DURATION,
-                aggregation=ExplicitBucketHistogramAggregation(semconv.HTTP_DURATION_BUCKETS_S),
-            )
-        ]
-        return MeterProvider(resource=self.resource, metric_readers=readers, views=views, shutdown_on_exit=False)
+        return MeterProvider(resource=self.resource, metric_readers=readers, views=_views(), shutdown_on_exit=False)
 
     def shutdown(self, reason: str) -> None:
         """Flush and stop every provider, giving up after ``OTELPERF_SHUTDOWN_TIMEOUT`` seconds.
