@@ -1,22 +1,24 @@
 """What observability costs the app: otelperf against upstream OpenTelemetry and ddtrace.
 
-One endpoint (``bench/overhead_app.py``: Redis cache-aside, a SQLAlchemy query, a thread-pool
-CPU task) on one uvicorn worker pinned to CPU 0; load, Redis, the collector and the sinks on CPU 1.
-Variants run interleaved (A B C ... A B C ...) for several rounds; the table gives medians and
-ratios to the uninstrumented app:
+Two endpoints of one app (``bench/overhead_app.py``): ``heavy`` (Redis cache-aside, an ORM query,
+a thread-pool CPU task of about a millisecond) and ``light`` (the same cache read, one Core SELECT,
+a task of about a tenth of that), served by one uvicorn worker pinned to CPU 0; load, Redis, the
+collector and the sinks on CPU 1. Variants run interleaved (A B C ... A B C ...) for several
+rounds, each endpoint in turn; each table gives medians and ratios to the uninstrumented app:
 
 - closed loop (8 clients as fast as the app answers): requests/s, p50/p99, CPU ms per request, RSS;
-- fixed rate (open loop, a third of the uninstrumented app's capacity in round one): p50/p99.
-  "Well below saturation" for every variant: at half the bare capacity, an app that runs at 0.6x
-  would be 83 % busy, and its p99 would measure queueing, not the instrumentation. The windows of
-  two variants are minutes apart here; ``bench/tail.py`` compares each with the uninstrumented app
-  in alternating turns, which the VM's drift moves far less.
+- fixed rate (open loop, a share of the uninstrumented app's capacity in round one: a third on the
+  heavy endpoint, a quarter on the light one): p50/p99. "Well below saturation" for every variant:
+  at half the bare capacity, an app that runs at 0.6x would be 83 % busy, and its p99 would
+  measure queueing, not the instrumentation. The windows of two variants are minutes apart here;
+  ``bench/tail.py`` compares each with the uninstrumented app in alternating turns, which the VM's
+  drift moves far less.
 
 Upstream (``opentelemetry-distro`` with the contrib FastAPI, Redis and SQLAlchemy
 instrumentations, OTLP to a local collector) and ddtrace run from their own virtualenvs under
 ``~/.cache/otelperf/bench`` (SQLAlchemy < 2.1 there, the range the contrib instrumentation accepts).
 
-    python bench/overhead.py [--rounds 3] [--requests 2000] [--write docs/benchmarks.md]
+    python bench/overhead.py [--rounds 3] [--requests 2000] [--endpoint light] [--write docs/benchmarks.md]
     python bench/overhead.py --only "otelperf, 100 % tracing" --baseline HEAD~1   # what a change bought
 """
 
@@ -46,9 +48,27 @@ from _harness import answers, cpu_seconds, free_port, publish, rss_mib, sink, st
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-CACHE = Path.home() / ".cache" / "otelperf" / "bench"
+CACHE = Path(os.environ.get("OTELPERF_CACHE_DIR") or Path.home() / ".cache" / "otelperf") / "bench"
 DEAD = "http://127.0.0.1:9"  # nothing listens: the collector-down variant
-FIXED_RATE_SHARE = 1 / 3  # of the uninstrumented app's closed-loop throughput
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of ``overhead_app``: its path prefix, and the fixed-rate load as a share of the
+    uninstrumented app's closed-loop throughput on it."""
+
+    name: str
+    path: str
+    fixed_rate_share: float
+
+    def url(self, index: int) -> str:
+        return f"{self.path}/{index}"
+
+
+ENDPOINTS = {
+    "heavy": Endpoint("heavy", "/work", 1 / 3),
+    "light": Endpoint("light", "/light", 1 / 4),
+}
 WARM_UP_REQUESTS = 300  # closed loop, before anything is measured
 APP_REQUIREMENTS = ["fastapi>=0.115", "uvicorn>=0.30", "redis>=5", "httpx>=0.27"]
 UPSTREAM = [
@@ -176,7 +196,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
+async def closed_loop(
+    base_url: str, requests: int, concurrency: int, endpoint: Endpoint = ENDPOINTS["heavy"]
+) -> tuple[float, list[float]]:
     latencies: list[float] = []
     sent = 0
 
@@ -185,7 +207,7 @@ async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[f
         while sent < requests:
             sent += 1
             started = time.perf_counter()
-            (await http.get(f"/work/{sent}")).raise_for_status()
+            (await http.get(endpoint.url(sent))).raise_for_status()
             latencies.append(time.perf_counter() - started)
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -195,13 +217,13 @@ async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[f
         return time.perf_counter() - started, latencies
 
 
-def fixed_rate_of(bare_rps: float) -> float:
-    """The fixed-rate load: ``FIXED_RATE_SHARE`` of the uninstrumented app's throughput, to 10 req/s."""
-    return float(round(bare_rps * FIXED_RATE_SHARE / 10) * 10)
+def fixed_rate_of(bare_rps: float, endpoint: Endpoint) -> float:
+    """The fixed-rate load: the endpoint's share of the uninstrumented app's throughput, to 10 req/s."""
+    return float(round(bare_rps * endpoint.fixed_rate_share / 10) * 10)
 
 
-def warm_up(base_url: str, concurrency: int) -> None:
-    asyncio.run(closed_loop(base_url, WARM_UP_REQUESTS, concurrency))
+def warm_up(base_url: str, concurrency: int, endpoint: Endpoint = ENDPOINTS["heavy"]) -> None:
+    asyncio.run(closed_loop(base_url, WARM_UP_REQUESTS, concurrency, endpoint))
 
 
 @dataclass
@@ -217,14 +239,14 @@ class Window:
     steal_ms: tuple[float, ...]  # per CPU, the time the hypervisor took from this VM in the window
 
 
-async def fixed_rate(base_url: str, rate: float, seconds: float) -> Window:
+async def fixed_rate(base_url: str, rate: float, seconds: float, endpoint: Endpoint) -> Window:
     """Requests sent at ``rate`` for ``seconds``: their latencies, and what the machine did meanwhile."""
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
-        return await send_at_rate(http, rate, seconds)
+        return await send_at_rate(http, rate, seconds, endpoint)
 
 
-async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float) -> Window:
+async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float, endpoint: Endpoint) -> Window:
     """``fixed_rate`` on a client that is already open (``bench/tail.py`` keeps one per app).
 
     A request that fails (an error status, or 30 s without a connection or an answer) counts with
@@ -236,7 +258,7 @@ async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float) -> 
         nonlocal failed
         started = time.perf_counter()
         try:
-            (await http.get(f"/work/{index}")).raise_for_status()
+            (await http.get(endpoint.url(index))).raise_for_status()
         except httpx.HTTPError:
             failed += 1
         latencies.append(time.perf_counter() - started)
@@ -259,10 +281,10 @@ async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float) -> 
 
 @contextlib.contextmanager
 def load_generator_without_gc() -> Iterator[None]:
-    """No cyclic garbage collection in this process (the load) during a window. Its full collections
-    took 20 to 31 ms every 15 s or so (session 15, ``gc.callbacks``); the requests in flight then
-    waited for the load to read their answers, and each such pause put 6 to 13 requests among the
-    slowest 1 % of every variant's window, the uninstrumented app's too."""
+    """No cyclic garbage collection in this process (the load) during a window. A full collection of
+    the load generator's heap pauses it for tens of milliseconds; the requests in flight then wait
+    for the load to read their answers, and each such pause puts requests of every variant, the
+    uninstrumented app's too, among the slowest 1 %."""
     gc.collect()
     gc.disable()
     try:
@@ -312,11 +334,11 @@ def serving(variant: Variant, redis_url: str) -> Iterator[tuple[subprocess.Popen
             process.kill()
 
 
-def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
+def run(variant: Variant, args: argparse.Namespace, rate: float | None, endpoint: Endpoint) -> Run:
     with serving(variant, args.redis_url) as (process, base_url):
-        warm_up(base_url, args.concurrency)
+        warm_up(base_url, args.concurrency, endpoint)
         before, (pool_before, main_before) = cpu_seconds(process.pid), pool_and_main_cpu_seconds(process.pid)
-        elapsed, latencies = asyncio.run(closed_loop(base_url, args.requests, args.concurrency))
+        elapsed, latencies = asyncio.run(closed_loop(base_url, args.requests, args.concurrency, endpoint))
         used = cpu_seconds(process.pid) - before
         pool_after, main_after = pool_and_main_cpu_seconds(process.pid)
         result = Run(
@@ -329,7 +351,7 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
             main_cpu_ms=(main_after - main_before) / args.requests * 1000,
         )
         if rate:
-            window = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds))
+            window = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds, endpoint))
             result.fixed_p50_ms = percentile(window.latencies, 0.5) * 1000
             result.fixed_p99_ms = percentile(window.latencies, 0.99) * 1000
             result.fixed_failed = window.failed
@@ -468,22 +490,50 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     # 30 s at a third of capacity is about 3 000 requests: the p99 is the 30th slowest, not the 8th of 720.
     parser.add_argument("--fixed-seconds", type=float, default=30.0)
+    add_endpoint_option(parser)
     add_variant_options(parser)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
-    with backends() as (args.redis_url, endpoint):
-        chosen = chosen_variants(args, endpoint, sink())
-        results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
-        rate: float | None = None
-        for round_index in range(args.rounds):
+    with backends() as (args.redis_url, collector):
+        chosen = chosen_variants(args, collector, sink())
+        measured = measure(chosen, args, chosen_endpoints(args))
+    for endpoint, (results, rate) in measured.items():
+        report(results, args, rate, endpoint)
+
+
+def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    """``--endpoint`` (shared with ``bench/tail.py``)."""
+    parser.add_argument(
+        "--endpoint",
+        action="append",
+        choices=sorted(ENDPOINTS),
+        help="an endpoint to measure (repeatable; default: heavy and light)",
+    )
+
+
+def chosen_endpoints(args: argparse.Namespace) -> list[Endpoint]:
+    return [ENDPOINTS[name] for name in args.endpoint or ("heavy", "light")]
+
+
+Measured = dict[Endpoint, tuple[dict[str, list[Run]], float]]  # per endpoint: runs per variant, fixed rate
+
+
+def measure(chosen: list[Variant], args: argparse.Namespace, endpoints: list[Endpoint]) -> Measured:
+    """``args.rounds`` rounds; in each, every endpoint in turn with every variant in turn. The first
+    run of an endpoint (the uninstrumented app's) sets its fixed rate, and runs again with it."""
+    measured: Measured = {endpoint: ({variant.name: [] for variant in chosen}, 0.0) for endpoint in endpoints}
+    for round_index in range(args.rounds):
+        for endpoint in endpoints:
+            results, rate = measured[endpoint]
             for variant in chosen:
-                result = run(variant, args, rate)
-                if rate is None:  # the first run is the uninstrumented app: a third of its capacity
-                    rate = fixed_rate_of(result.rps)
-                    result = run(variant, args, rate)
+                result = run(variant, args, rate or None, endpoint)
+                if not rate:
+                    rate = fixed_rate_of(result.rps, endpoint)
+                    measured[endpoint] = results, rate
+                    result = run(variant, args, rate, endpoint)
                 results[variant.name].append(result)
-                print(f"round {round_index + 1} {variant.name}: {result}", file=sys.stderr, flush=True)
-    report(results, args, rate or 0)
+                print(f"round {round_index + 1} {endpoint.name} {variant.name}: {result}", file=sys.stderr, flush=True)
+    return measured
 
 
 @contextlib.contextmanager
@@ -504,16 +554,17 @@ def backends() -> Iterator[tuple[str, str]]:
         redis_process.terminate()
 
 
-def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float) -> None:
+def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float, endpoint: Endpoint) -> None:
     def median(name: str, attribute: str) -> float:
         return float(statistics.median(getattr(run_, attribute) for run_ in results[name]))
 
     base = "uninstrumented"
     header = (
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores: app pinned to CPU 0, load/Redis/collector on CPU 1; {args.rounds} interleaved "
-        f"rounds, medians. Closed loop: {args.concurrency} clients, {args.requests} requests. Fixed rate: "
-        f"{rate:.0f} req/s for {args.fixed_seconds:.0f} s (a third of the uninstrumented capacity)."
+        f"Endpoint `{endpoint.name}` (`GET {endpoint.path}/{{id}}`). Measured {time.strftime('%Y-%m-%d')} on "
+        f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores: app pinned to CPU 0, "
+        f"load/Redis/collector on CPU 1; {args.rounds} interleaved rounds, medians. Closed loop: "
+        f"{args.concurrency} clients, {args.requests} requests. Fixed rate: {rate:.0f} req/s for "
+        f"{args.fixed_seconds:.0f} s ({endpoint.fixed_rate_share:.0%} of the uninstrumented capacity)."
     )
     lines = [
         "| variant | req/s | vs bare | p50 ms | p99 ms | CPU ms/req | CPU ÷ pool task's | other threads' CPU ms/req "
@@ -533,7 +584,7 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float)
     lines.extend(collector_down_summary(results))
     lines.extend(failures_summary(results))
     lines.extend(fixed_windows_by_round(results))
-    publish(header, "\n".join(lines), args.write, "overhead")
+    publish(header, "\n".join(lines), args.write, f"overhead-{endpoint.name}")
 
 
 def failures_summary(results: dict[str, list[Run]]) -> list[str]:
