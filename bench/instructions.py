@@ -58,6 +58,8 @@ from overhead import (
     start_collector,
 )
 
+from otelperf.settings import Settings
+
 WARM_UP = 100
 # The variants whose throughput targets the issue sets, and the upstream reference.
 MEASURED = [
@@ -100,8 +102,9 @@ def count(variant: Variant, redis_url: str, requests: int, slowdown: float, endp
             periods["OTEL_METRIC_EXPORT_INTERVAL"] = UPSTREAM_METRIC_INTERVAL
         for name, period in periods.items():
             env[name] = f"{period * slowdown:g}"
-        if "OTELPERF_PYROSCOPE_ENDPOINT" in env:  # the profiler's 100 Hz, as many samples per request
-            env["OTELPERF_PROFILING_SAMPLE_RATE"] = str(max(1, round(100 / slowdown)))
+        if "OTELPERF_PYROSCOPE_ENDPOINT" in env:  # the profiler's rate, as many samples per request
+            rate = float(env.get("OTELPERF_PROFILING_SAMPLE_RATE") or Settings().profiling_sample_rate_hz)
+            env["OTELPERF_PROFILING_SAMPLE_RATE"] = str(max(1, round(rate / slowdown)))
     command = [
         "valgrind", "--tool=cachegrind", "--cache-sim=no", "--branch-sim=no", "--trace-children=yes",
         "--cachegrind-out-file=/dev/null", *app_command(variant, port),

@@ -27,8 +27,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import hashlib
+import json
 import os
 import platform
 import re
@@ -160,6 +162,7 @@ class Run:
     rss_mib: float
     pool_cpu_ms: float = 0.0  # CPU per request of the app's own thread-pool task: the same work in every variant
     main_cpu_ms: float = 0.0  # CPU per request of the main thread: the event loop serving the requests
+    native_cpu_ms: float = 0.0  # CPU per request of the threads Python did not start: a profiling agent's
     fixed_p50_ms: float = 0.0
     fixed_p99_ms: float = 0.0
     fixed_failed: int = 0  # fixed-rate requests that failed (counted in its latencies at their failure)
@@ -180,15 +183,19 @@ class Run:
         return max(self.cpu_ms - self.main_cpu_ms - self.pool_cpu_ms, 0.0)
 
 
-# The OS name that overhead_app's pool threads give themselves (not imported: that module is the app).
+# The OS names overhead_app gives its pool threads and its other Python threads (not imported:
+# that module is the app).
 POOL_THREAD = "bench-cpu"
+PYTHON_THREAD = "py"
 
 
-def pool_and_main_cpu_seconds(pid: int) -> tuple[float, float]:
-    """CPU time so far of the app's thread-pool threads (``overhead_app.POOL_THREAD``) and of its main thread."""
+def thread_groups_cpu_seconds(pid: int) -> tuple[float, float, float]:
+    """CPU time so far of the app's thread-pool threads (``overhead_app.POOL_THREAD``), of its main
+    thread, and of the native threads (neither named by ``overhead_app``: a profiling agent's)."""
     threads = thread_cpu_seconds(pid)
     pool = sum(seconds for name, seconds in threads.values() if name == POOL_THREAD)
-    return pool, threads.get(pid, ("", 0.0))[1]
+    native = sum(seconds for name, seconds in threads.values() if name not in (POOL_THREAD, PYTHON_THREAD))
+    return pool, threads.get(pid, ("", 0.0))[1], native
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -337,10 +344,13 @@ def serving(variant: Variant, redis_url: str) -> Iterator[tuple[subprocess.Popen
 def run(variant: Variant, args: argparse.Namespace, rate: float | None, endpoint: Endpoint) -> Run:
     with serving(variant, args.redis_url) as (process, base_url):
         warm_up(base_url, args.concurrency, endpoint)
-        before, (pool_before, main_before) = cpu_seconds(process.pid), pool_and_main_cpu_seconds(process.pid)
+        before, (pool_before, main_before, native_before) = (
+            cpu_seconds(process.pid),
+            thread_groups_cpu_seconds(process.pid),
+        )
         elapsed, latencies = asyncio.run(closed_loop(base_url, args.requests, args.concurrency, endpoint))
         used = cpu_seconds(process.pid) - before
-        pool_after, main_after = pool_and_main_cpu_seconds(process.pid)
+        pool_after, main_after, native_after = thread_groups_cpu_seconds(process.pid)
         result = Run(
             rps=args.requests / elapsed,
             p50_ms=percentile(latencies, 0.5) * 1000,
@@ -349,6 +359,7 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None, endpoint
             rss_mib=rss_mib(process.pid),
             pool_cpu_ms=(pool_after - pool_before) / args.requests * 1000,
             main_cpu_ms=(main_after - main_before) / args.requests * 1000,
+            native_cpu_ms=(native_after - native_before) / args.requests * 1000,
         )
         if rate:
             window = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds, endpoint))
@@ -432,6 +443,12 @@ def variants(collector: str, sink_url: str) -> list[Variant]:
         Variant("otelperf, 100 % tracing", BIN, otelperf, full),
         Variant("otelperf, 100 % + profiling", BIN, otelperf, {**full, "OTELPERF_PYROSCOPE_ENDPOINT": sink_url}),
         Variant("otelperf, 10 % sampling (production)", BIN, *_production(collector)),
+        Variant(
+            "otelperf, 10 % sampling + profiling",
+            BIN,
+            otelperf,
+            {**_production(collector)[1], "OTELPERF_PYROSCOPE_ENDPOINT": sink_url},
+        ),
         Variant("otelperf, 100 %, collector down", BIN, otelperf, {**full, "OTEL_EXPORTER_OTLP_ENDPOINT": DEAD}),
         Variant("ddtrace-run", ddtrace_bin, ddtrace_run, agent),
         Variant("ddtrace-run + profiler", ddtrace_bin, ddtrace_run, {**agent, "DD_PROFILING_ENABLED": "true"}),
@@ -493,12 +510,30 @@ def main() -> None:
     add_endpoint_option(parser)
     add_variant_options(parser)
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--summary", type=Path, help="also write the medians as JSON here (for bench/all.py)")
     args = parser.parse_args()
     with backends() as (args.redis_url, collector):
         chosen = chosen_variants(args, collector, sink())
         measured = measure(chosen, args, chosen_endpoints(args))
     for endpoint, (results, rate) in measured.items():
         report(results, args, rate, endpoint)
+    if args.summary:
+        args.summary.write_text(json.dumps(summary(measured), indent=1))
+
+
+def summary(measured: Measured) -> dict[str, dict[str, dict[str, float]]]:
+    """Per endpoint and variant: the medians of each measured field, and the fixed rate."""
+    names = [field_.name for field_ in dataclasses.fields(Run) if field_.type in ("float", float)]
+    return {
+        endpoint.name: {
+            "fixed_rate": {"rate": rate},
+            **{
+                variant: {name: float(statistics.median(getattr(run_, name) for run_ in runs)) for name in names}
+                for variant, runs in results.items()
+            },
+        }
+        for endpoint, (results, rate) in measured.items()
+    }
 
 
 def add_endpoint_option(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
-from _os_thread import name_os_thread
+from _os_thread import name_os_thread, name_python_threads
 from fastapi import FastAPI
 from sqlalchemy import Integer, String, bindparam, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -50,6 +50,9 @@ cache = redis.Redis.from_url(os.environ["REDIS_URL"])
 # wall-clock expiry would make the miss rate depend on how slow each variant runs.
 CACHE_TTL_S = int(os.environ.get("BENCH_CACHE_TTL", "5"))
 POOL_THREAD = "bench-cpu"
+# Every other Python thread's OS name: the threads left unnamed are native ones (a profiling agent's).
+PYTHON_THREAD = "py"
+name_python_threads(PYTHON_THREAD)
 
 
 def _name_pool_thread() -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import signal
@@ -151,12 +152,33 @@ def main() -> None:
     add_endpoint_option(parser)
     add_variant_options(parser)
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--summary", type=Path, help="also write the ratios as JSON here (for bench/all.py)")
     args = parser.parse_args()
     with backends() as (args.redis_url, collector):
         chosen = chosen_variants(args, collector, sink())
         measured = {endpoint: pair_all(chosen, args, endpoint) for endpoint in chosen_endpoints(args)}
     for endpoint, (pairings, rate) in measured.items():
         report(pairings, args, rate, endpoint)
+    if args.summary:
+        args.summary.write_text(json.dumps(summary(measured), indent=1))
+
+
+def summary(measured: dict[Endpoint, tuple[list[Pairing], float]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per endpoint and variant: the p99s, their ratio and the pair-by-pair median ratio."""
+    return {
+        endpoint.name: {
+            pairing.variant: {
+                "rate": rate,
+                "bare_p99_ms": pairing.bare.p99_ms(),
+                "p99_ms": pairing.other.p99_ms(),
+                "p99_ratio": pairing.ratio(),
+                "pair_median_ratio": statistics.median(pairing.pair_ratios()),
+                "failed": pairing.other.failed,
+            }
+            for pairing in pairings
+        }
+        for endpoint, (pairings, rate) in measured.items()
+    }
 
 
 def pair_all(chosen: list[Variant], args: argparse.Namespace, endpoint: Endpoint) -> tuple[list[Pairing], float]:
