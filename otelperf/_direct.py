@@ -1,20 +1,24 @@
-"""otelperf's histograms recorded straight into the SDK's aggregations: 4 µs a measurement, not 21.
+"""otelperf's histograms recorded straight into the SDK's aggregations.
 
-A request to the bench endpoint records eight histogram measurements (HTTP duration and response
-size, the SQL statement and connection wait, the Redis command, the pool task's wait and run). The
-SDK's ``Histogram.record`` costs about 21 µs each on the bench VM, and most of that is spent on
-the attributes: ``Measurement`` cleans them (a recursive type check and a new dict), then each
-reader's view copies them and hashes them (sorted, recursively) to find the attribute set's
-aggregation. otelperf builds these attribute sets itself, from plain strings and numbers, and
-the same few sets come back on every request: ``DirectHistogram`` finds a set's aggregations once
-and afterwards hands each measurement to them directly (``bench/micro.py``: 3.8 µs).
+A request records several histogram measurements (HTTP duration and response size, the SQL
+statement and connection wait, the Redis command, the pool task's wait and run). Most of what the
+SDK's ``Histogram.record`` spends goes to the attributes: ``Measurement`` cleans them (a recursive
+type check and a new dict), then each reader's view copies them and hashes them (sorted,
+recursively) to find the attribute set's aggregation. otelperf builds these attribute sets
+itself, from plain strings and numbers, and the same few sets come back on every request:
+``DirectHistogram`` finds a set's aggregations once and afterwards hands each measurement to them
+directly (``bench/micro.py`` and ``docs/benchmarks.md`` give what that saves).
 
-Two more things cost more than the aggregation itself and are done otherwise: the
-``Measurement`` is built by writing its five fields (the frozen dataclass's ``__init__`` sets them
-one ``object.__setattr__`` at a time), and the default exemplar filter's question, is the span
-sampled, is answered from the span without ``get_current_span``'s ``isinstance`` check against the
-``Span`` ABC (together 32 k → 23 k instructions a measurement, Cachegrind). Should a release
-change ``Measurement``'s fields or give it slots, its constructor builds it again.
+Two more things cost more than the aggregation itself and are done otherwise: the default
+exemplar filter's question, is the span sampled, is answered from the span without
+``get_current_span``'s ``isinstance`` check against the ``Span`` ABC; and an explicit-bucket
+histogram's aggregation (every histogram otelperf records) is updated in place, as its
+``aggregate`` does it (sum, min, max and the bucket's count under the aggregation's own lock),
+with the value, time, attributes and context offered to its exemplar reservoir only when the
+filter samples the measurement: no ``Measurement`` is built for it. Any other aggregation gets a
+``Measurement`` and its own ``aggregate``; the ``Measurement`` is then built by writing its five
+fields (the frozen dataclass's ``__init__`` sets them one ``object.__setattr__`` at a time), or by
+its constructor should a release change its fields or give it slots.
 
 Everything else stays the SDK's: the aggregation objects are the ones the SDK created for the set,
 fed under their own locks; the SDK chose them, so the series limit and its overflow series apply as
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from bisect import bisect_left
 from collections.abc import Mapping
 from time import time_ns
 from typing import Any
@@ -54,17 +59,20 @@ try:
     from opentelemetry.attributes import _clean_attribute_value
     from opentelemetry.sdk.metrics import TraceBasedExemplarFilter
     from opentelemetry.sdk.metrics._internal._view_instrument_match import _hash_attributes
+    from opentelemetry.sdk.metrics._internal.aggregation import _ExplicitBucketHistogramAggregation
     from opentelemetry.sdk.metrics._internal.instrument import _Histogram
     from opentelemetry.sdk.metrics._internal.measurement import Measurement
 
     _SDK_HISTOGRAM: type[Any] | None = _Histogram
+    _BUCKETS: type[Any] | None = _ExplicitBucketHistogramAggregation
 except ImportError:  # pragma: no cover - an SDK laid out otherwise: every histogram keeps the public path
-    _SDK_HISTOGRAM = None
+    _SDK_HISTOGRAM = _BUCKETS = None
 
 _set_field = object.__setattr__
 _new_object = object.__new__
 _NO_CONTEXT = Context()  # a measurement no reservoir is offered: its context is never read
-Aggregations = tuple[Any, ...]
+# Per reader: (the aggregation, whether ``_add`` updates it in place).
+Aggregations = tuple[tuple[Any, bool], ...]
 _MEASUREMENT_FIELDS = ("value", "time_unix_nano", "instrument", "context", "attributes")
 
 
@@ -101,6 +109,35 @@ def _measurement_by_fields(value: float, now: int, instrument: Any, context: Con
 
 
 new_measurement = _measurement_by_fields if _measurement_fields_settable() else _measurement
+
+# What ``_ExplicitBucketHistogramAggregation.aggregate`` reads and writes (opentelemetry-sdk 1.45).
+_BUCKET_FIELDS = ("_lock", "_value", "_sum", "_min", "_max", "_record_min_max", "_boundaries", "_reservoir")
+
+
+def _updatable_in_place(aggregation: Any) -> bool:
+    """Whether ``aggregation`` is an explicit-bucket histogram's with the fields ``_add`` updates
+    (else it gets a ``Measurement`` and its own ``aggregate``)."""
+    return (
+        _BUCKETS is not None
+        and type(aggregation) is _BUCKETS
+        and all(hasattr(aggregation, name) for name in _BUCKET_FIELDS)
+        and callable(getattr(aggregation, "_get_empty_bucket_counts", None))
+    )
+
+
+def _add(aggregation: Any, value: float) -> None:
+    """``_ExplicitBucketHistogramAggregation.aggregate``'s update of the point, for a finite value."""
+    with aggregation._lock:
+        counts = aggregation._value
+        if counts is None:
+            counts = aggregation._value = aggregation._get_empty_bucket_counts()
+        aggregation._sum += value
+        if aggregation._record_min_max:  # comparisons, not min()/max(): no call, no store when unchanged
+            if value < aggregation._min:  # noqa: PLR1730
+                aggregation._min = value
+            if value > aggregation._max:  # noqa: PLR1730
+                aggregation._max = value
+        counts[bisect_left(aggregation._boundaries, value)] += 1
 
 
 def span_sampled(context: Context | None, span: Span | None) -> bool:
@@ -178,7 +215,8 @@ class DirectHistogram:
         for match in self._matches():
             cleaned = dict(clean)  # as the SDK's first measurement of the set: cleaned, one copy per view
             with match._lock:
-                found.append(match._get_or_create_aggregation(_hash_attributes(cleaned), cleaned))
+                aggregation = match._get_or_create_aggregation(_hash_attributes(cleaned), cleaned)
+            found.append((aggregation, _updatable_in_place(aggregation)))
         return tuple(found)
 
     def record(
@@ -207,8 +245,15 @@ class DirectHistogram:
             sample = self._filter.should_sample(value, now, attributes, context)
         # Not cleaned again: the set's aggregations were found with the cleaned attributes, and the
         # exemplar reservoir only keeps the keys a point lacks (none: no view drops keys here).
-        measurement = new_measurement(value, now, self._histogram, context or _NO_CONTEXT, attributes)
-        for aggregation in aggregations:
+        measurement = None
+        for aggregation, in_place in aggregations:
+            if in_place:
+                _add(aggregation, value)
+                if sample:  # the aggregation's _sample_exemplar, without the Measurement
+                    aggregation._reservoir.offer(value, now, attributes, context or _NO_CONTEXT)
+                continue
+            if measurement is None:
+                measurement = new_measurement(value, now, self._histogram, context or _NO_CONTEXT, attributes)
             aggregation.aggregate(measurement, sample)
 
 
