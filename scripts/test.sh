@@ -60,6 +60,7 @@ step "lint"
 ruff check otelperf tests bench
 ruff format --check otelperf tests bench
 mypy
+lint-imports --no-cache
 
 step "tests"
 set +e

@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from otelperf._net import tcp_check
 from otelperf.demo.load import LoadResult, generate_load
+from otelperf.export.reachability import tcp_check
 from otelperf.rules.render import print_table
 from otelperf.rules.report import Report
 from otelperf.settings import load_settings

@@ -1,7 +1,7 @@
 """Builds the SDK's providers from ``Settings``: resource, sampler, processors, exporters, readers.
 
 Nothing here runs at import. ``Pipeline.start()`` is called once per serving process (see
-``_roles``); it installs the global tracer and meter providers, which also brings to life the
+``process.roles``); it installs the global tracer and meter providers, which also brings to life the
 proxy tracers and instruments that instrumentors created before it.
 """
 
@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import (
@@ -42,22 +43,23 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
-from otelperf import _loops, semconv
-from otelperf._exemplars import exemplar_reservoir_factory
-from otelperf._export import (
+from otelperf import semconv
+from otelperf.export.resilient import (
     ExportHealth,
     ResilientMetricExporter,
     ResilientSpanExporter,
     silence_exporter_logs,
 )
-from otelperf._heap import freeze_after_startup
-from otelperf._local import GaugeHistory
-from otelperf._log import logger
-from otelperf._resource import build_resource
-from otelperf._span_wire import grpc_span_exporter
+from otelperf.export.span_wire import grpc_span_exporter
+from otelperf.log import logger
+from otelperf.metrics.exemplars import exemplar_reservoir_factory
+from otelperf.pipeline.local import GaugeHistory, Snapshot, read_points
+from otelperf.pipeline.resource import build_resource
+from otelperf.process import loops
+from otelperf.process.heap import freeze_after_startup
 from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
 from otelperf.profiling import Profiler, ProfileSpanProcessor, start_profiler
-from otelperf.profiling._asyncio import frame_asgi_apps, install_task_factory
+from otelperf.profiling.tasks import frame_asgi_apps, install_task_factory
 from otelperf.settings import Settings
 
 # Instrument kinds whose series the limit applies to (the SDK does not export its synchronous Gauge
@@ -105,7 +107,7 @@ _OWN_INSTRUMENTS = ("otelperf.*", "db.client.*", "http.server.request.body.size"
 
 def _views() -> list[View]:
     """http.server.request.duration's buckets (exact Apdex at T = 100 ms), whoever records it; and the
-    cheaper exemplar reservoir (``_exemplars``) for that and every histogram otelperf records."""
+    cheaper exemplar reservoir (``metrics.exemplars``) for that and every histogram otelperf records."""
     reservoirs = exemplar_reservoir_factory  # None: the SDK's own
     buckets = ExplicitBucketHistogramAggregation(semconv.HTTP_DURATION_BUCKETS_S)
     http_duration = semconv.HTTP_SERVER_REQUEST_DURATION
@@ -161,7 +163,7 @@ class Pipeline:
             attributes = self.resource.attributes
             self.profiler = start_profiler(settings, str(attributes.get("service.name")), attributes)
             if self.profiler is not None and settings.profiling_span_attribution:
-                _loops.subscribe(install_task_factory)
+                loops.subscribe(install_task_factory)
                 frame_asgi_apps()
         if settings.gc_freeze:
             freeze_after_startup()
@@ -172,6 +174,7 @@ class Pipeline:
         if self.local_reader is not None:
             self.gauge_history = GaugeHistory(self.local_reader)
             self.gauge_history.start()
+        set_current_pipeline(self)
 
     def _build_tracer_provider(self) -> TracerProvider:
         settings = self.settings
@@ -289,3 +292,43 @@ def _dropped_text(dropped: dict[str, int], refused: int = 0) -> str:
     if refused:
         text += f"; {refused} spans refused by the full export queue (OTEL_BSP_MAX_QUEUE_SIZE)"
     return text
+
+
+# The running pipeline: one at most per process (a list, so that no ``global`` statement is needed).
+_current: list[Pipeline] = []
+
+
+def set_current_pipeline(pipeline: Pipeline | None) -> None:
+    """Called by ``Pipeline.start()`` once the providers are installed."""
+    _current[:] = [pipeline] if pipeline is not None else []
+
+
+def current_pipeline() -> Pipeline | None:
+    """The pipeline running in this process, if any (registered by ``Pipeline.start()``)."""
+    return _current[0] if _current else None
+
+
+def local_metrics() -> list[dict[str, Any]]:
+    """One dict per data point: ``name``, ``unit``, ``kind`` (``histogram``, ``counter`` or ``gauge``),
+    ``attributes``, ``start``/``time`` (unix seconds) and ``value`` or ``count``/``sum``/
+    ``bucket_counts``/``explicit_bounds`` for histograms. Empty when the local reader is off."""
+    pipeline = current_pipeline()
+    if pipeline is None or pipeline.local_reader is None:
+        return []
+    return read_points(pipeline.local_reader)
+
+
+def local_gauge_history() -> list[Snapshot]:
+    """The gauge samples kept so far, oldest first (empty when the local reader is off)."""
+    pipeline = current_pipeline()
+    if pipeline is None or pipeline.gauge_history is None:
+        return []
+    return pipeline.gauge_history.snapshots()
+
+
+def local_baseline() -> list[dict[str, Any]]:
+    """The cumulative points of the first gauge sample (empty until it is taken)."""
+    pipeline = current_pipeline()
+    if pipeline is None or pipeline.gauge_history is None:
+        return []
+    return pipeline.gauge_history.baseline

@@ -27,7 +27,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otelperf._log import logger
+from otelperf.log import logger
 
 _REPORT_INTERVAL_S = 60.0
 _MAX_BACKOFF_S = 30.0

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from opentelemetry.sdk.resources import Resource
 
 from otelperf import semconv
-from otelperf._roles import _program
+from otelperf.process.roles import _program
 from otelperf.version import __version__
 
 _APP_SPEC = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_][\w.()]*)$")

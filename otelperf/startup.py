@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from otelperf._log import logger
-from otelperf._pipeline import Pipeline
-from otelperf._replacements import REPLACED
-from otelperf._roles import ProcessRole, RoleDecision
+from otelperf.instrumentation.replacements import REPLACED
+from otelperf.log import logger
+from otelperf.pipeline.providers import Pipeline
+from otelperf.process.roles import ProcessRole, RoleDecision
 from otelperf.settings import Settings
 from otelperf.version import __version__
 

@@ -24,12 +24,22 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from otelperf._log import logger
-from otelperf._pipeline import Pipeline
-from otelperf._roles import ProcessRole, RoleDecision
+from otelperf.log import logger
+from otelperf.process.roles import ProcessRole, RoleDecision
 from otelperf.settings import Settings
+
+
+class Telemetry(Protocol):
+    """What a serving process runs (the pipeline): started once, flushed within a budget at the end."""
+
+    def start(self) -> None: ...
+
+    def shutdown(self, reason: str) -> None: ...
+
+
+T = TypeVar("T", bound=Telemetry)
 
 
 class _ProcessState:
@@ -37,7 +47,7 @@ class _ProcessState:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.pipeline: Pipeline | None = None
+        self.pipeline: Telemetry | None = None
         self.deferred_settings: Settings | None = None
         self.atexit_registered = False
 
@@ -45,12 +55,12 @@ class _ProcessState:
 _state = _ProcessState()
 
 
-def current_pipeline() -> Pipeline | None:
-    """The pipeline running in this process, if any."""
-    return _state.pipeline
-
-
-def begin(settings: Settings, decision: RoleDecision, on_start: Callable[[Pipeline, RoleDecision], None]) -> None:
+def begin(
+    settings: Settings,
+    decision: RoleDecision,
+    build: Callable[[Settings], T],
+    on_start: Callable[[T, RoleDecision], None],
+) -> None:
     """Start now, or arrange to start in forked children, according to the process role."""
     if decision.role is ProcessRole.HELPER:
         return
@@ -62,18 +72,18 @@ def begin(settings: Settings, decision: RoleDecision, on_start: Callable[[Pipeli
             child_settings = _state.deferred_settings
             if child_settings is not None and _state.pipeline is None:
                 worker = RoleDecision(ProcessRole.SERVER, decision.program, f"{decision.program} worker")
-                _start(child_settings, lambda pipeline: on_start(pipeline, worker))
+                _start(child_settings, build, lambda pipeline: on_start(pipeline, worker))
 
         os.register_at_fork(after_in_child=start_in_child)
         return
-    _start(settings, lambda pipeline: on_start(pipeline, decision))
+    _start(settings, build, lambda pipeline: on_start(pipeline, decision))
 
 
-def _start(settings: Settings, on_start: Callable[[Pipeline], None]) -> None:
+def _start(settings: Settings, build: Callable[[Settings], T], on_start: Callable[[T], None]) -> None:
     with _state.lock:
         if _state.pipeline is not None:
             return
-        pipeline = Pipeline(settings)
+        pipeline = build(settings)
         try:
             pipeline.start()
         except Exception as exc:  # noqa: BLE001 - degrade, never break the app
