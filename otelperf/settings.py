@@ -277,6 +277,16 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "(counted in `otelperf.metric.overflow`).",
     ),
     SettingSpec(
+        "OTELPERF_FAST_PATHS",
+        "fast_paths",
+        True,
+        _parse_bool,
+        "Fast paths that read the OpenTelemetry SDK's internals (direct histogram recording, exemplar reservoir, "
+        "span fields, gRPC export of encoded bytes, child-span skipping), each on where its start-up probe "
+        "accepts the installed SDK; `false` turns every one off (public SDK API only). The startup line and "
+        "`otelperf doctor` list them and why any is off.",
+    ),
+    SettingSpec(
         "OTELPERF_DB_SLOW_QUERY_THRESHOLD",
         "db_slow_query_threshold_s",
         0.5,
@@ -427,6 +437,7 @@ class Settings:
     shutdown_timeout_s: float = 3.0
     log_level: str = "info"
     metric_series_limit: int = 2000
+    fast_paths: bool = True
     db_slow_query_threshold_s: float = 0.5
     n_plus_one_min_count: int = 5
     n_plus_one_min_duration_s: float = 0.05

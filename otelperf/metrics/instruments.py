@@ -29,6 +29,7 @@ from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Ob
 from opentelemetry.trace import Span
 
 from otelperf import semconv
+from otelperf.fastpaths.histograms import awaiting_provider
 from otelperf.log import logger
 from otelperf.metrics.direct import Aggregations, DirectHistogram, context_of
 from otelperf.version import __version__
@@ -101,9 +102,15 @@ class SeriesGuard:
 
 class BoundedHistogram:
     """A histogram behind the series guard, recorded through ``DirectHistogram`` where it can be:
-    the guard's key for an attribute set also finds that set's SDK aggregations."""
+    the guard's key for an attribute set also finds that set's SDK aggregations.
 
-    __slots__ = ("_direct", "_guard", "_histogram", "_known")
+    A histogram created before the meter provider is set (by an instrumentor in a pre-fork
+    master, say) is the API's proxy: until the provider is set, each new attribute set asks again
+    whether the proxy is backed by an SDK histogram now, without remembering the set, so the first
+    measurement of a set after the provider is set (in a forked worker too) switches to the direct
+    path."""
+
+    __slots__ = ("_awaiting", "_direct", "_guard", "_histogram", "_known")
 
     def __init__(self, meter: Meter, name: str, unit: str, description: str, buckets: Sequence[float]) -> None:
         self._histogram: Histogram = meter.create_histogram(
@@ -111,6 +118,7 @@ class BoundedHistogram:
         )
         self._guard = SeriesGuard(name, meter)
         self._direct = DirectHistogram.of(self._histogram)
+        self._awaiting = self._direct is None and awaiting_provider(self._histogram)
         # Attribute sets within the series limit -> their aggregations (empty: the public path).
         self._known: dict[frozenset[tuple[str, Any]], Aggregations] = {}
 
@@ -150,6 +158,11 @@ class BoundedHistogram:
         """A new attribute set: admitted by the guard (counted if it overflows), then looked up."""
         if not self._guard.admit_key(key):
             return ()
+        if self._awaiting:
+            self._awaiting = awaiting_provider(self._histogram)
+            if self._awaiting:
+                return ()  # not remembered: the next measurement of the set asks again
+            self._readers_changed()
         aggregations: Aggregations = ()
         if self._direct is not None:
             try:

@@ -108,7 +108,7 @@ _OWN_INSTRUMENTS = ("otelperf.*", "db.client.*", "http.server.request.body.size"
 def _views() -> list[View]:
     """http.server.request.duration's buckets (exact Apdex at T = 100 ms), whoever records it; and the
     cheaper exemplar reservoir (``metrics.exemplars``) for that and every histogram otelperf records."""
-    reservoirs = exemplar_reservoir_factory  # None: the SDK's own
+    reservoirs = exemplar_reservoir_factory()  # None: the SDK's own
     buckets = ExplicitBucketHistogramAggregation(semconv.HTTP_DURATION_BUCKETS_S)
     http_duration = semconv.HTTP_SERVER_REQUEST_DURATION
     views = [View(instrument_name=http_duration, aggregation=buckets, exemplar_reservoir_factory=reservoirs)]
