@@ -281,10 +281,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "fast_paths",
         True,
         _parse_bool,
-        "Fast paths that read the OpenTelemetry SDK's internals (direct histogram recording, exemplar reservoir, "
-        "span fields, gRPC export of encoded bytes, child-span skipping), each on where its start-up probe "
-        "accepts the installed SDK; `false` turns every one off (public SDK API only). The startup line and "
-        "`otelperf doctor` list them and why any is off.",
+        "Fast paths that use OpenTelemetry SDK internals instead of the public API (direct histogram recording, "
+        "the exemplar reservoir, span fields, gRPC export of encoded bytes, child-span skipping), each on where "
+        "its start-up probe accepts the installed SDK; `false` turns them all off. The startup line and "
+        "`otelperf doctor` say which are on and why one is off.",
     ),
     SettingSpec(
         "OTELPERF_DB_SLOW_QUERY_THRESHOLD",

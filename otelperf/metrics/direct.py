@@ -83,10 +83,11 @@ class DirectHistogram:
         """Whether the readers are the ones the aggregations were looked up for."""
 
     @classmethod
-    def of(cls, histogram: Histogram) -> DirectHistogram | None:
+    def of(cls, histogram: Histogram, name: str = "") -> DirectHistogram | None:
         """For an SDK histogram (or an API proxy now backed by one) whose views and readers allow
-        it, with the ``histograms`` fast path on; else ``None`` (logged at debug level)."""
-        name = getattr(histogram, "name", "?")
+        it, with the ``histograms`` fast path on; else ``None``. Either is logged at debug level,
+        under ``name`` (the instrument's)."""
+        name = name or getattr(histogram, "name", "?")
         reason: str | None
         sdk = histograms.sdk_histogram(histogram)
         if sdk is None:

@@ -110,14 +110,15 @@ class BoundedHistogram:
     measurement of a set after the provider is set (in a forked worker too) switches to the direct
     path."""
 
-    __slots__ = ("_awaiting", "_direct", "_guard", "_histogram", "_known")
+    __slots__ = ("_awaiting", "_direct", "_guard", "_histogram", "_known", "_name")
 
     def __init__(self, meter: Meter, name: str, unit: str, description: str, buckets: Sequence[float]) -> None:
         self._histogram: Histogram = meter.create_histogram(
             name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets)
         )
         self._guard = SeriesGuard(name, meter)
-        self._direct = DirectHistogram.of(self._histogram)
+        self._name = name
+        self._direct = DirectHistogram.of(self._histogram, name)
         self._awaiting = self._direct is None and awaiting_provider(self._histogram)
         # Attribute sets within the series limit -> their aggregations (empty: the public path).
         self._known: dict[frozenset[tuple[str, Any]], Aggregations] = {}
@@ -152,7 +153,7 @@ class BoundedHistogram:
         """A reader was added or removed: this measurement takes the public path, the next ones
         look their attribute sets up again (if the new readers still allow it)."""
         self._known = {}
-        self._direct = DirectHistogram.of(self._histogram)
+        self._direct = DirectHistogram.of(self._histogram, self._name)
 
     def _learn(self, key: frozenset[tuple[str, Any]], attributes: Mapping[str, Any]) -> Aggregations:
         """A new attribute set: admitted by the guard (counted if it overflows), then looked up."""
