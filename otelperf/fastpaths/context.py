@@ -3,18 +3,17 @@
 Deciding an exemplar (is the measurement's span sampled? which trace does it link to?) starts from
 the span in the measurement's context. ``get_current_span(context)`` finds it under the API's
 private ``_SPAN_KEY`` and then checks it against the ``Span`` ABC with ``isinstance``, which costs
-more than the rest of the answer. With this fast path on, ``span_getter()`` returns a C-level
-``context.get(_SPAN_KEY)`` (``None`` when there is no span; callers treat an object without
-``get_span_context`` as no span). Off, it returns ``get_current_span``, whose ``INVALID_SPAN`` is
-neither sampled nor valid.
+more than the rest of the answer. With this fast path on, ``span_key()`` returns that key and the
+caller reads ``context.get(key)`` (``None`` when there is no span; callers treat an object without
+``get_span_context`` as no span). Off, it returns ``None`` and the caller asks
+``get_current_span(context)``, whose ``INVALID_SPAN`` is neither sampled nor valid; ``span_in``
+does either.
 
 The probe checks that a span put in a context with ``set_span_in_context`` is found under the key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from operator import methodcaller
 from typing import Any
 
 from opentelemetry.context import Context
@@ -22,31 +21,34 @@ from opentelemetry.trace import INVALID_SPAN, get_current_span, set_span_in_cont
 
 from otelperf.fastpaths.contract import FastPath, Switch
 
-__all__ = ["SWITCH", "probe", "span_getter"]
+__all__ = ["SWITCH", "probe", "span_in", "span_key"]
 
 NAME = "context"
 
 try:
     from opentelemetry.trace.propagation import _SPAN_KEY
 
-    _stored_span: Callable[[Context], Any] | None = methodcaller("get", _SPAN_KEY)
+    _KEY: str | None = _SPAN_KEY
 except ImportError:  # pragma: no cover - an API laid out otherwise: the public path
-    _stored_span = None
+    _KEY = None
 
 
-def span_getter() -> Callable[[Context], Any]:
-    """A function from a (non-``None``) ``Context`` to the span it holds: take it once, call it per
-    measurement. Its result may be ``None`` or ``INVALID_SPAN`` when the context holds no span."""
-    if SWITCH.on and _stored_span is not None:
-        return _stored_span
-    return get_current_span
+def span_key() -> str | None:
+    """The key a ``Context`` holds its span under, or ``None`` with the fast path off (then ask
+    ``get_current_span(context)``). Take it once, use it per measurement."""
+    return _KEY if SWITCH.on else None
+
+
+def span_in(context: Context, key: str | None) -> Any:
+    """The span ``context`` holds, read as ``key`` (from ``span_key()``) says; may be ``None`` or
+    ``INVALID_SPAN`` when it holds none. Per-measurement callers inline the same expression."""
+    return context.get(key) if key is not None else get_current_span(context)
 
 
 def probe() -> FastPath:
-    if _stored_span is None:
+    if _KEY is None:
         return FastPath(NAME, False, "opentelemetry.trace.propagation has no _SPAN_KEY")
-    context = set_span_in_context(INVALID_SPAN)
-    if _stored_span(context) is not INVALID_SPAN or _stored_span(Context()) is not None:
+    if set_span_in_context(INVALID_SPAN).get(_KEY) is not INVALID_SPAN or Context().get(_KEY) is not None:
         return FastPath(NAME, False, "set_span_in_context no longer stores the span under _SPAN_KEY")
     return FastPath(NAME, True, "reads the span under opentelemetry.trace.propagation._SPAN_KEY")
 

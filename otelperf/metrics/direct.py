@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from time import time_ns
 from typing import Any
 
 from opentelemetry.context import Context, get_current
 from opentelemetry.metrics import Histogram
 from opentelemetry.sdk.metrics import TraceBasedExemplarFilter
-from opentelemetry.trace import Span, set_span_in_context
+from opentelemetry.trace import Span, get_current_span, set_span_in_context
 
 from otelperf.fastpaths import context as context_fastpath
 from otelperf.fastpaths import histograms
@@ -46,16 +46,19 @@ __all__ = ["Aggregations", "DirectHistogram", "context_of", "span_sampled"]
 _NO_CONTEXT = Context()  # a measurement no reservoir is offered: its context is never read
 
 
-def span_sampled(context: Context | None, span: Span | None, span_in: Callable[[Context], Any] | None = None) -> bool:
+def span_sampled(context: Context | None, span: Span | None, key: str | None) -> bool:
     """Whether the span of the measurement (``span``, else the one in ``context``, else the
-    current one) is sampled, as the trace-based exemplar filter decides. ``span_in`` reads the span
-    a context holds (``fastpaths.context.span_getter()``)."""
-    if span is None:
-        span = (span_in or context_fastpath.span_getter())(context if context is not None else get_current())
-        if span is None:
+    current one) is sampled, as the trace-based exemplar filter decides. ``key`` is
+    ``fastpaths.context.span_key()``."""
+    found: Any = span
+    if found is None:
+        if context is None:
+            context = get_current()
+        found = context.get(key) if key is not None else get_current_span(context)
+        if found is None:
             return False
     try:
-        return bool(span.get_span_context().trace_flags.sampled)
+        return bool(found.get_span_context().trace_flags.sampled)
     except AttributeError:  # not a span: get_current_span would take INVALID_SPAN, not sampled
         return False
 
@@ -65,22 +68,19 @@ def context_of(context: Context | None, span: Span | None) -> Context | None:
     return set_span_in_context(span) if context is None and span is not None else context
 
 
-class DirectHistogram:
-    """The SDK aggregations of one histogram, per attribute set, and a ``record`` that feeds them."""
+class DirectHistogram(histograms.Streams):
+    """The SDK aggregations of one histogram, per attribute set (``aggregations``, found through
+    the ``Streams`` it extends), and a ``record`` that feeds them."""
 
-    __slots__ = ("_enabled", "_filter", "_histogram", "_span_in", "_streams", "_trace_based", "current")
+    __slots__ = ("_span_key", "_trace_based")
 
-    def __init__(self, streams: histograms.Streams) -> None:
-        self._streams = streams
-        self._histogram = streams.histogram
-        self._enabled = streams.enabled
-        self._filter = streams.exemplar_filter
+    def __init__(self, histogram: Any) -> None:
+        """``histogram`` must come from ``fastpaths.histograms.sdk_histogram``."""
+        super().__init__(histogram)
         # The SDK's default filter asks only whether the measurement's span is sampled: answered
         # from the span itself, and no context is built for a span that is not sampled.
-        self._trace_based = type(self._filter) is TraceBasedExemplarFilter
-        self._span_in = context_fastpath.span_getter()
-        self.current: Callable[[], bool] = streams.current
-        """Whether the readers are the ones the aggregations were looked up for."""
+        self._trace_based = type(self.exemplar_filter) is TraceBasedExemplarFilter
+        self._span_key = context_fastpath.span_key()
 
     @classmethod
     def of(cls, histogram: Histogram, name: str = "") -> DirectHistogram | None:
@@ -99,19 +99,15 @@ class DirectHistogram:
                 reason = f"not the SDK's histogram ({type(histogram).__name__})"
         else:
             try:
-                streams = histograms.Streams(sdk)
-                reason = streams.unsupported()
+                direct = cls(sdk)
+                reason = direct.unsupported()
             except Exception as error:  # noqa: BLE001 - the public path still works
                 reason = f"unexpected SDK internals ({error!r})"
             if reason is None:
                 logger.debug("%s: recorded directly into the SDK's aggregations (pid %d)", name, os.getpid())
-                return cls(streams)
+                return direct
         logger.debug("%s: recorded through the SDK's public Histogram.record: %s", name, reason)
         return None
-
-    def aggregations(self, attributes: Mapping[str, Any] | None) -> Aggregations:
-        """Each reader's aggregation for ``attributes`` (created as the SDK's first measurement would)."""
-        return self._streams.aggregations(attributes)
 
     def record(
         self,
@@ -123,22 +119,22 @@ class DirectHistogram:
     ) -> None:
         """Record as ``Histogram.record(value, attributes, context)`` would; ``span``, when given
         (and ``context`` is not), stands for ``set_span_in_context(span)``, built only if needed."""
-        if not 0.0 <= value < math.inf or not self._enabled():
+        if not 0.0 <= value < math.inf or not self.enabled():
             # A disabled meter, a negative or non-finite value: the SDK's own handling (and warning).
-            self._histogram.record(value, attributes, context=context_of(context, span))
+            self.histogram.record(value, attributes, context=context_of(context, span))
             return
         now = time_ns()
         if self._trace_based:  # TraceBasedExemplarFilter.should_sample, without the context
-            sample = span_sampled(context, None if context is not None else span, self._span_in)
+            sample = span_sampled(context, None if context is not None else span, self._span_key)
             if sample and context is None:  # the span given, else the current one: in the current context
                 context = set_span_in_context(span) if span is not None else get_current()
         else:
             context = context_of(context, span)
             if context is None:
                 context = get_current()
-            sample = self._filter.should_sample(value, now, attributes, context)
+            sample = self.exemplar_filter.should_sample(value, now, attributes, context)
         # Not cleaned again: the set's aggregations were found with the cleaned attributes, and the
         # exemplar reservoir only keeps the keys a point lacks (none: no view drops keys here).
-        measurement = new_measurement(value, now, self._histogram, context or _NO_CONTEXT, attributes)
+        measurement = new_measurement(value, now, self.histogram, context or _NO_CONTEXT, attributes)
         for aggregation in aggregations:
             aggregation.aggregate(measurement, sample)

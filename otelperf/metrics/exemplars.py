@@ -22,17 +22,17 @@ that fast path off it is ``None`` and the views keep the SDK's reservoirs.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from threading import Lock
 from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import Exemplar, ExemplarReservoir
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, get_current_span
 from opentelemetry.util.types import Attributes
 
 from otelperf.fastpaths import exemplars as exemplars_fastpath
-from otelperf.fastpaths.context import span_getter
+from otelperf.fastpaths.context import span_key
 from otelperf.fastpaths.exemplars import ReservoirFactory
 
 # One bucket's last measurement: its value, time, attributes and the span it was recorded in.
@@ -46,10 +46,10 @@ class LastInBucketReservoir(ExemplarReservoir):
         self._boundaries = tuple(boundaries)
         self._last: list[_Offered | None] = [None] * (len(self._boundaries) + 1)
         self._lock = Lock()
-        self._span_in = span_getter()
+        self._span_key = span_key()
 
     def offer(self, value: float, time_unix_nano: int, attributes: Attributes, context: Context) -> None:
-        span_context = _span_context(context, self._span_in)
+        span_context = _span_context(context, self._span_key)
         with self._lock:
             self._last[bisect_left(self._boundaries, value)] = (value, time_unix_nano, attributes, span_context)
 
@@ -70,9 +70,12 @@ class LastInBucketReservoir(ExemplarReservoir):
         ]
 
 
-def _span_context(context: Context | None, span_in: Callable[[Context], Any]) -> SpanContext | None:
-    """The valid span context of the span in ``context``, if there is one (``span_in`` reads it)."""
-    span: Any = span_in(context) if context is not None else None
+def _span_context(context: Context | None, key: str | None) -> SpanContext | None:
+    """The valid span context of the span in ``context``, if there is one (read as
+    ``fastpaths.context.span_in`` reads it)."""
+    span: Any = None
+    if context is not None:
+        span = context.get(key) if key is not None else get_current_span(context)
     try:
         span_context: SpanContext = span.get_span_context()
     except AttributeError:  # no span, or not a span

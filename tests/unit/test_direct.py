@@ -149,17 +149,18 @@ def test_exemplars_follow_the_sdk_filter(exemplar_filter: Any) -> None:
         assert kept == set()
 
 
-def test_span_sampled_reads_the_span_as_get_current_span_would() -> None:
+@pytest.mark.parametrize("key", [_SPAN_KEY, None], ids=["context-fast-path", "get_current_span"])
+def test_span_sampled_reads_the_span_as_get_current_span_would(key: str | None) -> None:
     sampled = TracerProvider(sampler=ALWAYS_ON).get_tracer("t").start_span("sampled")
     dropped = TracerProvider(sampler=ALWAYS_OFF).get_tracer("t").start_span("dropped")
-    assert direct.span_sampled(set_span_in_context(sampled), None)
-    assert not direct.span_sampled(set_span_in_context(dropped), None)
-    assert direct.span_sampled(None, sampled)
-    assert not direct.span_sampled(None, None)  # no current span
+    assert direct.span_sampled(set_span_in_context(sampled), None, key)
+    assert not direct.span_sampled(set_span_in_context(dropped), None, key)
+    assert direct.span_sampled(None, sampled, key)
+    assert not direct.span_sampled(None, None, key)  # no current span
     with use_span(sampled):
-        assert direct.span_sampled(None, None)
+        assert direct.span_sampled(None, None, key)
     not_a_span = set_value(_SPAN_KEY, "not a span")
-    assert not direct.span_sampled(not_a_span, None)
+    assert not direct.span_sampled(not_a_span, None, key)
     assert get_current_span(not_a_span) is INVALID_SPAN  # what the SDK's filter sees: not sampled
 
 

@@ -156,10 +156,11 @@ def test_span_fields_read_as_stored_are_the_properties() -> None:
 def test_the_span_in_a_context_is_found_either_way(fast_path: bool) -> None:
     sampled = TracerProvider(sampler=ALWAYS_ON).get_tracer("t").start_span("s")
     with switched(context.SWITCH, fast_path):
-        span_in = context.span_getter()
-    assert span_in(set_span_in_context(sampled)) is sampled
+        key = context.span_key()
+    assert (key is not None) is fast_path
+    assert context.span_in(set_span_in_context(sampled), key) is sampled
     for empty in (Context(), set_value(_SPAN_KEY, None)):
-        assert span_in(empty) in (None, INVALID_SPAN)
+        assert context.span_in(empty, key) in (None, INVALID_SPAN)
 
 
 def test_an_ended_span_is_rewritten_whatever_holds_its_events() -> None:
