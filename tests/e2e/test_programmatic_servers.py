@@ -88,7 +88,9 @@ def test_each_serving_process_exports_every_signal_as_itself(
 
     # One identity per process, the same on spans and metrics.
     span_instances = {(s.resource["process.pid"], s.resource["service.instance.id"]) for s in telemetry.spans(service)}
-    point_instances = {(p.resource["process.pid"], p.resource["service.instance.id"]) for p in telemetry.points(service)}
+    point_instances = {
+        (p.resource["process.pid"], p.resource["service.instance.id"]) for p in telemetry.points(service)
+    }
     assert span_instances == point_instances, (span_instances, point_instances)
     assert len({instance for _, instance in span_instances}) == len(workers) == len(span_instances)
 
