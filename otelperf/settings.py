@@ -1,8 +1,9 @@
 """The one reader of the environment: typed, validated, documented settings.
 
 Every ``OTELPERF_*`` variable and every standard ``OTEL_*`` variable otelperf interprets itself is
-declared once in ``SETTINGS`` (name, default, meaning, parser). The README's configuration table
-is generated from that list (``otelperf settings --markdown``), so the two cannot drift.
+declared once in ``SETTINGS`` (name, default, meaning, parser). The configuration table of
+``docs/configuration.md`` is generated from that list (``otelperf settings --markdown``), and a
+test keeps the two equal.
 
 A bad value never stops the host application: ``load_settings`` keeps the default, records a
 ``SettingProblem`` naming the variable, the rejected value and the fallback, and the caller logs
@@ -360,7 +361,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "pyspy",
         _choice(*_PROFILING_SAMPLERS),
         "`pyspy`: the agent's py-spy sampler, samples labelled with `span_id`/`span_name`. `stack`: pyroscope-io's "
-        "experimental in-process sampler, several times cheaper but unlabelled (routes stay exact through the "
+        "experimental in-process sampler, cheaper but unlabelled (routes stay exact through the "
         "`[route]` frames; no trace-to-profile link): see docs/benchmarks.md.",
     ),
     SettingSpec(
@@ -370,7 +371,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _choice(*_PROFILING_LINES),
         "The line number each frame of the py-spy sampler carries. `function`: the function's first line "
         "(flame graphs are the same: Pyroscope groups frames by function); `line`: the line running, for "
-        "Pyroscope's source view, a third more reads of the app's memory per sample; `none`.",
+        "Pyroscope's source view, at the cost of more reads of the app's memory per sample; `none`.",
     ),
     SettingSpec(
         "OTELPERF_PROFILING_SPAN_ATTRIBUTION",
@@ -526,7 +527,7 @@ def _service_name_from_resource_attributes(raw: str) -> str | None:
 
 
 def settings_table() -> str:
-    """The README's configuration table, generated from ``SETTINGS``."""
+    """The configuration table of ``docs/configuration.md``, generated from ``SETTINGS``."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for spec in SETTINGS:
         default = "unset" if spec.default is None else f"`{str(spec.default).lower()}`"

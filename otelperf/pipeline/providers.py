@@ -69,9 +69,9 @@ _INSTRUMENT_KINDS = (Counter, UpDownCounter, Histogram, ObservableCounter, Obser
 
 
 # Export batches of 64 spans every 200 ms, where the SDK sends 512 every 5 s: the export thread
-# encodes a batch holding the GIL, and a 512-span batch stops the event loop long enough to
-# double the fixed-rate p99 of bench/overhead.py (docs/benchmarks.md); smaller batches cost a
-# few more gRPC calls a second. OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BSP_SCHEDULE_DELAY win.
+# encodes a batch holding the GIL, and a 512-span batch stops the event loop long enough to show
+# in the fixed-rate p99 (docs/benchmarks.md); smaller batches cost a few more gRPC calls a second.
+# OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BSP_SCHEDULE_DELAY win.
 EXPORT_BATCH_DEFAULTS = {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": 64, "OTEL_BSP_SCHEDULE_DELAY": 200}
 
 

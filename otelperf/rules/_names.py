@@ -1,8 +1,8 @@
 """OpenTelemetry metric names as the collector's Prometheus exporter names them.
 
 The exporter appends the unit (``_seconds``, ``_bytes``, ``_ratio``) and ``_total`` to counters;
-attributes become labels with dots turned into underscores. The README's metric table lists the
-same pairs; ``tests/unit/test_rules.py`` checks the two agree.
+attributes become labels with dots turned into underscores. The metric table of
+``docs/signals.md`` lists the same pairs; ``tests/unit/test_rules.py`` checks the two agree.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The metric names the README promises, proven in a real Prometheus.
+"""The metric names docs/signals.md promises, proven in a real Prometheus.
 
 The demo service runs under otelperf, exports OTLP to the collector started with the production
 configuration (``collector-config/otelcol.yaml``, endpoints moved to loopback ports), which a real
-Prometheus (Debian's) scrapes with exemplar storage on. Every metric in the README's Prometheus
+Prometheus (Debian's) scrapes with exemplar storage on. Every metric in the docs' Prometheus
 column must then have data, except those the demo cannot exercise (listed with the reason).
 """
 
@@ -25,10 +25,10 @@ NOT_EXERCISED = {
 }
 
 
-def readme_prometheus_names() -> list[tuple[str, bool]]:
-    """(Prometheus name, is a histogram) for every row of the README's metric table."""
+def documented_prometheus_names() -> list[tuple[str, bool]]:
+    """(Prometheus name, is a histogram) for every row of the metric table of docs/signals.md."""
     names = []
-    for line in (REPO / "README.md").read_text().splitlines():
+    for line in (REPO / "docs" / "signals.md").read_text().splitlines():
         cells = [cell.strip() for cell in line.split("|")]
         if (
             len(cells) > 5
@@ -47,7 +47,7 @@ def query(prometheus: str, expression: str) -> list[dict[str, object]]:
     return result
 
 
-def test_readme_metric_names_have_data_in_prometheus(
+def test_documented_metric_names_have_data_in_prometheus(
     prometheus_stack: dict[str, str], tmp_path: Path, redis_url: str
 ) -> None:
     service = "prometheus-proof"
@@ -68,7 +68,7 @@ def test_readme_metric_names_have_data_in_prometheus(
     ).wait_ready()
     asyncio.run(generate_load(app.base_url, duration_s=6, concurrency=4))
     prometheus = prometheus_stack["prometheus"]
-    names = readme_prometheus_names()
+    names = documented_prometheus_names()
     assert len(names) >= 20, names
 
     def missing() -> list[str]:
@@ -82,7 +82,7 @@ def test_readme_metric_names_have_data_in_prometheus(
         return absent
 
     try:
-        wait_until(lambda: not missing(), 40, "every README metric in Prometheus", interval_s=2)
+        wait_until(lambda: not missing(), 40, "every documented metric in Prometheus", interval_s=2)
     except AssertionError:
         raise AssertionError(f"no data in Prometheus for: {missing()}") from None
     # Exemplars: latency buckets link to traces.

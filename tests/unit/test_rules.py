@@ -46,9 +46,9 @@ def test_catalog_covers_every_category_and_names_only_known_metrics() -> None:
     rules = load_catalog()
     assert {rule.category for rule in rules.values()} == set(CATEGORIES)
     assert len(rules) >= 15
-    readme = (REPO / "README.md").read_text()
+    signals = (REPO / "docs" / "signals.md").read_text()
     for otel_name, prometheus_name in PROMETHEUS_NAMES.items():
-        assert re.search(rf"`{re.escape(otel_name)}`.*`{prometheus_name}`", readme), (otel_name, prometheus_name)
+        assert re.search(rf"`{re.escape(otel_name)}`.*`{prometheus_name}`", signals), (otel_name, prometheus_name)
 
 
 def test_a_broken_rule_file_reports_every_error_with_file_rule_and_field(tmp_path: Path) -> None:
