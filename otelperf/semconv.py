@@ -229,6 +229,7 @@ class Instrument:
 
     @property
     def prometheus_labels(self) -> tuple[str, ...]:
+        """The labels its series may carry, besides ``job``, ``instance`` (and a histogram's ``le``)."""
         return tuple(prometheus_label(attribute) for attribute in self.attributes)
 
 
@@ -304,7 +305,7 @@ def prometheus_name(name: str, unit: str, kind: InstrumentKind) -> str:
     per_suffix = _clean_unit(f"per_{per_word}") if per_word else ""
     if main_suffix in tokens:
         main_suffix = ""
-    per_suffix = per_suffix.removesuffix("_")
+    per_suffix = "" if per_suffix == "per_" else per_suffix.removesuffix("_")
     if per_suffix in tokens:
         per_suffix = ""
     if per_suffix:
