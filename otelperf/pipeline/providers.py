@@ -101,20 +101,24 @@ def build_sampler(settings: Settings) -> Sampler:
     return ParentBased(root) if name.startswith("parentbased_") else root
 
 
-# The instruments otelperf records besides http.server.request.duration, whose view is separate (its
-# buckets): no two views may match one instrument, or it is exported twice.
-_OWN_INSTRUMENTS = ("otelperf.*", "db.client.*", "http.server.request.body.size", "http.server.response.body.size")
-
-
 def _views() -> list[View]:
-    """http.server.request.duration's buckets (exact Apdex at T = 100 ms), whoever records it; and the
-    cheaper exemplar reservoir (``metrics.exemplars``) for that and every histogram otelperf records."""
+    """One view per histogram of the instrument catalog (``semconv.INSTRUMENTS``), by exact name, so
+    that no two views match one instrument (it would be exported twice): the cheaper exemplar
+    reservoir (``metrics.exemplars``) for each, and the declared buckets, whoever records the
+    instrument, where the declaration enforces them (http.server.request.duration: exact Apdex at
+    T = 100 ms under contrib's FastAPI instrumentation too). Other instruments keep the default view."""
     reservoirs = exemplar_reservoir_factory  # None: the SDK's own
-    buckets = ExplicitBucketHistogramAggregation(semconv.HTTP_DURATION_BUCKETS_S)
-    http_duration = semconv.HTTP_SERVER_REQUEST_DURATION
-    views = [View(instrument_name=http_duration, aggregation=buckets, exemplar_reservoir_factory=reservoirs)]
-    if reservoirs is not None:
-        views += [View(instrument_name=name, exemplar_reservoir_factory=reservoirs) for name in _OWN_INSTRUMENTS]
+    views = []
+    for instrument in semconv.INSTRUMENTS.values():
+        if instrument.kind != "histogram":
+            continue
+        if instrument.enforce_buckets:
+            buckets = ExplicitBucketHistogramAggregation(instrument.buckets)
+            views.append(
+                View(instrument_name=instrument.name, aggregation=buckets, exemplar_reservoir_factory=reservoirs)
+            )
+        elif reservoirs is not None:
+            views.append(View(instrument_name=instrument.name, exemplar_reservoir_factory=reservoirs))
     return views
 
 
