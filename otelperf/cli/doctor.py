@@ -77,7 +77,7 @@ def print_settings(settings: Settings | None = None) -> None:
 
 def print_fast_paths(settings: Settings, out: Console) -> None:
     """Each fast path's state with these settings against the installed SDK, and any SDK contract
-    it no longer keeps."""
+    the installed SDK does not keep."""
     grpc = settings.traces_exporter == "otlp" and settings.otlp_protocol == "grpc"
     skip = frozenset() if grpc else frozenset({"grpc_export"})
     for state in fastpaths.states(skip, forced_off=not settings.fast_paths):

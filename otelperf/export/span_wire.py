@@ -5,15 +5,18 @@ and hashes the ``Resource`` (a JSON dump) once per span. This module writes the 
 ``ExportTraceServiceRequest`` bytes with plain ``bytes`` joins, field by field from the numbers
 in ``export.otlp_fields``, and keeps the encoded form of what repeats from span to span:
 attribute key/value pairs (``http.request.method=GET``), the resource and the instrumentation
-scopes. Spans are read through ``fastpaths.spans`` (the stored fields, not the properties that
-copy attributes, events and links on every read, when that fast path is on).
+scopes. Spans are read through ``fastpaths.spans``: with that fast path on, from the fields a
+``ReadableSpan`` stores, not through its properties, which copy the attributes into a mapping
+proxy and the events and links into tuples on every read. ``bench/micro.py`` times both encoders
+on the same spans (``docs/benchmarks.md``).
 
 ``grpc_span_exporter`` is the SDK's gRPC exporter (channel, retries, TLS, headers, compression)
-sending those bytes as they are (``fastpaths.grpc_export``; with that fast path off, the SDK's
-exporter with its own encoder). The export thread holds the GIL while it encodes, so the app's
-threads wait for it: every ``_SPANS_PER_TURN`` spans it lets them go first (``os.sched_yield``,
-which releases the GIL), so a request is held up by a few spans' encoding rather than a whole
-batch's.
+sending those bytes as they are (``fastpaths.grpc_export``): the SDK's stub would need a message,
+which costs a parse and a second serialization in the C runtime. With that fast path off it is the
+SDK's exporter with its own encoder. The export thread holds the GIL while it encodes, so the
+app's threads wait for it: every ``_SPANS_PER_TURN`` spans it lets them go first
+(``os.sched_yield``, which releases the GIL), so a request is held up by a few spans' encoding
+rather than a whole batch's.
 
 ``encode_spans_wire`` raises on anything it cannot encode; ``encode_request_bytes``, what the
 exporter calls, never raises: such a batch is handed to the upstream encoder, which is what
@@ -138,7 +141,7 @@ _MAX_CACHED = 4096  # encoded key/value pairs kept; cleared when full (high-card
 # Exact classes: a subclass (an IntEnum, say) may hash equal to a value it does not encode as.
 _CACHED_CLASSES = frozenset((str, bool, int))
 _ONE_BYTE = [bytes((value,)) for value in range(0x80)]
-_SPANS_PER_TURN = 16
+_SPANS_PER_TURN = 16  # spans encoded between two releases of the GIL
 
 
 def _let_others_run() -> None:
@@ -150,7 +153,7 @@ def _let_others_run() -> None:
 
 
 def _varint(value: int) -> bytes:
-    if 0 <= value < 0x80:  # a negative value raises below: the batch falls back
+    if 0 <= value < 0x80:  # (a negative value raises below: the batch falls back to upstream's encoder)
         return _ONE_BYTE[value]
     if 0 < value < 0x4000:  # most lengths
         return bytes(((value & 0x7F) | 0x80, value >> 7))

@@ -12,9 +12,10 @@ decision); where a fast path is off, its callers take the public path:
 - ``grpc_export``: the gRPC span exporter sending the encoder's bytes;
 - ``sampling``: a ``ParentBased`` sampler's delegates (skipping child spans that would be dropped).
 
-Two SDK contracts have no public equivalent, so ``OTELPERF_FAST_PATHS=false`` leaves them on;
-their probe only says whether the SDK still offers them: ``span_rewrite`` (changing ended spans
-before export: sanitizing, the N+1 event) and ``metric_export`` (an exporter's preferences).
+Three SDK contracts have no public equivalent, so ``OTELPERF_FAST_PATHS=false`` leaves them on;
+their probe says whether the installed SDK offers them: ``span_rewrite`` (changing ended spans
+before export: sanitizing, the N+1 event), ``metric_export`` (an exporter's preferences) and
+``fork`` (a forked worker's own identity and empty metric streams).
 
 ``states()`` decides every fast path and returns its state; the startup line and
 ``otelperf doctor`` print them.
@@ -25,6 +26,7 @@ from __future__ import annotations
 from otelperf.fastpaths import (
     context,
     exemplars,
+    fork,
     grpc_export,
     histograms,
     metric_export,
@@ -44,7 +46,7 @@ FAST_PATHS: tuple[Switch, ...] = (
     grpc_export.SWITCH,
     sampling.SWITCH,
 )
-CONTRACTS: tuple[Switch, ...] = (span_rewrite.SWITCH, metric_export.SWITCH)
+CONTRACTS: tuple[Switch, ...] = (span_rewrite.SWITCH, metric_export.SWITCH, fork.SWITCH)
 NOT_USED = "not used in this process"
 
 

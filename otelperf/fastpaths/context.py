@@ -49,7 +49,7 @@ def probe() -> FastPath:
     if _KEY is None:
         return FastPath(NAME, False, "opentelemetry.trace.propagation has no _SPAN_KEY")
     if set_span_in_context(INVALID_SPAN).get(_KEY) is not INVALID_SPAN or Context().get(_KEY) is not None:
-        return FastPath(NAME, False, "set_span_in_context no longer stores the span under _SPAN_KEY")
+        return FastPath(NAME, False, "set_span_in_context does not store the span under _SPAN_KEY")
     return FastPath(NAME, True, "reads the span under opentelemetry.trace.propagation._SPAN_KEY")
 
 

@@ -101,7 +101,7 @@ def probe() -> FastPath:
     finally:
         provider.shutdown()
     if set(built) != {(1.0,)} or offered != [0.5]:
-        return FastPath(NAME, False, "a view's factory no longer builds explicit-bucket histogram reservoirs")
+        return FastPath(NAME, False, "a view's factory does not build explicit-bucket histogram reservoirs")
     resource_metrics = data.resource_metrics if data is not None else []
     exported = {metric.name for rm in resource_metrics for sm in rm.scope_metrics for metric in sm.metrics}
     if exported != {"otelperf.probe.histogram", "otelperf.probe.counter"}:

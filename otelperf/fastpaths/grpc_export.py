@@ -92,7 +92,7 @@ def probe() -> FastPath:
             return FastPath(NAME, False, "OTLPSpanExporter has no _channel to build the bytes stub on")
         exporter._initialize_channel_and_stub()  # what the SDK does after an UNAVAILABLE answer
         if not isinstance(exporter._client, _BytesTraceServiceStub):
-            return FastPath(NAME, False, "OTLPSpanExporter no longer rebuilds its _client from _stub")
+            return FastPath(NAME, False, "OTLPSpanExporter does not rebuild its _client from _stub")
     finally:
         exporter.shutdown()
     return FastPath(NAME, True, "OTLPSpanExporter's _translate_data gives bytes, its _client/_stub send them")

@@ -142,7 +142,7 @@ def _measurement_fields_settable() -> bool:
     try:
         names = tuple(field.name for field in dataclasses.fields(Measurement))
         return names == _MEASUREMENT_FIELDS and "__slots__" not in vars(Measurement)
-    except (TypeError, NameError):  # no longer a dataclass, or not importable
+    except (TypeError, NameError):  # not a dataclass, or not importable
         return False
 
 
@@ -205,7 +205,7 @@ def _disabled_meter_agrees(provider: MeterProvider, histogram: Any) -> str | Non
 
     provider._set_meter_configurator(meter_configurator=_disable_meter_configurator)
     if Streams(histogram).enabled() or histogram._is_enabled():
-        return "Histogram._is_enabled no longer follows its meter's configuration as Streams.enabled reads it"
+        return "Histogram._is_enabled does not follow its meter's configuration as Streams.enabled reads it"
     return None
 
 

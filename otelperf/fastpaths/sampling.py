@@ -39,7 +39,7 @@ def probe() -> FastPath:
     explicit: Sampler = ParentBased(ALWAYS_OFF, remote_parent_not_sampled=ALWAYS_ON, local_parent_not_sampled=ALWAYS_ON)
     found = [tuple(getattr(sampler, name, None) for name in _FIELDS) for sampler in (default, explicit)]
     if found != [(ALWAYS_OFF, ALWAYS_OFF), (ALWAYS_ON, ALWAYS_ON)]:
-        return FastPath(NAME, False, "ParentBased no longer keeps its not-sampled delegates in the fields read")
+        return FastPath(NAME, False, "ParentBased does not keep its not-sampled delegates in the fields read")
     return FastPath(NAME, True, "reads ParentBased._remote_parent_not_sampled/_local_parent_not_sampled")
 
 

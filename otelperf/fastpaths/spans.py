@@ -144,7 +144,7 @@ def probe() -> FastPath:
     ended = capture.ended
     provider.shutdown()
     if ended is None or ended.__class__ is not ReadableSpan:
-        return FastPath(NAME, False, "the SDK no longer ends spans into a ReadableSpan")
+        return FastPath(NAME, False, "the SDK does not end spans into a ReadableSpan")
     for public, stored in _STORED.items():
         if public in ("attributes", "events", "links"):
             continue
@@ -152,9 +152,9 @@ def probe() -> FastPath:
             return FastPath(NAME, False, f"ReadableSpan.{public} is not what ReadableSpan.{stored} holds")
     backing = getattr(ended._attributes, "_dict", None)
     if backing.__class__ is not dict or backing != dict(ended.attributes or {}):
-        return FastPath(NAME, False, "BoundedAttributes no longer keeps its items in a _dict")
+        return FastPath(NAME, False, "BoundedAttributes does not keep its items in a _dict")
     if not _same_sequence(ended._events, ended.events) or not _same_sequence(ended._links, ended.links):
-        return FastPath(NAME, False, "the span's events or links are no longer a BoundedList over a _dq deque")
+        return FastPath(NAME, False, "the span's events or links are not a BoundedList over a _dq deque")
     return FastPath(NAME, True, "reads ReadableSpan's stored fields, BoundedAttributes._dict, BoundedList._dq")
 
 

@@ -6,6 +6,7 @@ attributes of every measurement to find the set's aggregation; ``DirectHistogram
 aggregations once (``fastpaths.histograms.Streams``) and afterwards hands each measurement to them
 directly. The default exemplar filter's question, is the span sampled, is answered from the span
 given with the measurement, without building a context for a span that is not sampled.
+``bench/micro.py`` and ``bench/instructions.py`` measure the difference (``docs/benchmarks.md``).
 
 Everything else stays the SDK's: the aggregation objects are the ones the SDK created for the set,
 fed under their own locks; the SDK chose them, so the series limit and its overflow series apply as

@@ -4,10 +4,10 @@ An exemplar is what links a latency bucket in Grafana to a trace. For explicit-b
 SDK's ``AlignedHistogramBucketExemplarReservoir`` keeps, per bucket, the last measurement offered
 with its span: it finds the bucket with a Python loop over the boundaries, keeps each bucket in an
 object whose six name-mangled fields it sets one by one, looks the objects up in a
-``defaultdict``, and finds the span through ``get_current_span``'s ``isinstance`` check against the
-``Span`` ABC. ``LastInBucketReservoir`` keeps the same thing, per bucket one tuple in a list, the
-bucket found with ``bisect`` as the aggregation finds it, the span read through
-``fastpaths.context``.
+``defaultdict``, and finds the span through ``get_current_span``'s ``isinstance`` check against
+the ``Span`` ABC. ``LastInBucketReservoir`` keeps the same thing, per bucket one tuple in a list,
+the bucket found with ``bisect`` as the aggregation finds it, the span read through
+``fastpaths.context``, so an offer does a fraction of that work (figures in ``docs/benchmarks.md``).
 
 One difference, on purpose: a measurement offered without a span (an exemplar filter other than
 the default, trace-based one) gives an exemplar without a trace. The SDK's bucket keeps the

@@ -83,6 +83,13 @@ class GaugeHistory:
     def stop(self) -> None:
         self._stop.set()
 
+    def restart(self) -> None:
+        """In a forked child: the parent's samples are not this process's, and its thread is gone."""
+        self._samples.clear()
+        self.baseline = []
+        self._stop = threading.Event()
+        self.start()
+
     def sample(self) -> None:
         values: dict[tuple[str, tuple[tuple[str, Any], ...]], float] = {}
         points = read_points(self._reader)

@@ -125,12 +125,7 @@ class NPlusOneSpanProcessor(SpanProcessor):
             # The root has ended (its API refuses events): added before it is exported.
             span_rewrite.append_event(span, Event(semconv.DB_N_PLUS_ONE_EVENT, event_attributes, span.end_time))
             if self._counter is None:
-                self._counter = BoundedCounter(
-                    self._meter or _own_meter(),
-                    semconv.DB_N_PLUS_ONE,
-                    unit="{occurrence}",
-                    description="Requests that ran one statement N times under one parent (N+1 queries).",
-                )
+                self._counter = BoundedCounter(self._meter or _own_meter(), semconv.INSTRUMENTS[semconv.DB_N_PLUS_ONE])
             self._counter.add(1, metric_attributes)
 
     def shutdown(self) -> None:
