@@ -10,7 +10,7 @@ depend on the machine's speed or on what else runs beside it.
 Each variant runs twice, with the same warm-up and ``--requests`` and ``3 * --requests`` measured
 requests; the difference of the two totals divided by the difference of the request counts is the
 instructions per request, with start-up, warm-up and shutdown cancelled out. Under Cachegrind the
-app serves requests 5 to 10 times slower, so the periodic work (metric export, the span batch timer,
+app serves requests several times slower, so the periodic work (metric export, the span batch timer,
 the event-loop lag probe) would run that much more often per request: their intervals are
 stretched by the measured slow-down, so that each request carries the share of that work it
 carries at full speed.
@@ -61,7 +61,7 @@ from overhead import (
 from otelperf.settings import Settings
 
 WARM_UP = 100
-# The variants whose throughput targets the issue sets, and the upstream reference.
+# The variants that have throughput targets, and the upstream reference.
 MEASURED = [
     "otelperf, 10 % sampling (production)",
     "otelperf, 100 % tracing",

@@ -30,11 +30,12 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, set_span_in_context
 
-from otelperf._instruments import BoundedHistogram
-from otelperf.instrumentation.cache._recorder import CacheRecorder
 from otelperf.instrumentation.cache.memory import MeteredCache
+from otelperf.instrumentation.cache.recorder import CacheRecorder
+from otelperf.metrics.instruments import BoundedHistogram
 from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
-from otelperf.sqltext import sanitize_sql
+from otelperf.redaction.sql import sanitize_sql
+from otelperf.semconv import Instrument
 
 REPEATS = 9
 
@@ -156,8 +157,8 @@ def export_cases() -> list[Case]:
     """A traced request's spans as the OTLP exporter encodes them: the SDK's encoder, then otelperf's."""
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    from otelperf._resource import build_resource
-    from otelperf._span_wire import encode_request
+    from otelperf.export.span_wire import encode_request
+    from otelperf.pipeline.resource import build_resource
 
     provider = TracerProvider(resource=build_resource("bench"))
     provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
@@ -254,7 +255,7 @@ def metric_cases() -> list[Case]:
     reader = InMemoryMetricReader()
     meter = MeterProvider(metric_readers=[reader]).get_meter("bench")
     raw = meter.create_histogram("raw")
-    bounded = BoundedHistogram(meter, "bounded", "s", "", [0.1, 1.0])
+    bounded = BoundedHistogram(meter, Instrument("bounded", "histogram", "s", "", buckets=(0.1, 1.0)))
     attributes = {
         "otelperf.cache.system": "redis",
         "otelperf.cache.name": "localhost:6379/0",

@@ -382,8 +382,8 @@ def baseline_variants(collector: str, revisions: list[str], sink_url: str | None
     ``100 % + profiling``) as they were at each revision: its source first on ``PYTHONPATH`` (the
     installed distribution's entry points then load that code; an entry point whose module the
     revision lacks is skipped, and the contrib instrumentor it replaces loads). An instrumentor the
-    revision had under an entry point that no longer exists is not loaded at all
-    (``otelperf_redis_cache`` before ``otelperf_redis``): check the baseline's start-up line."""
+    revision declares under an entry point the installed distribution lacks is not loaded at all:
+    check the baseline's start-up line."""
     chosen = []
     for rev in revisions:
         path = {"PYTHONPATH": str(worktree(rev))}
@@ -660,7 +660,7 @@ def fixed_windows_by_round(results: dict[str, list[Run]]) -> list[str]:
 
 
 def collector_down_summary(results: dict[str, list[Run]]) -> list[str]:
-    """Collector down against up, round by round (the issue's "costs <= 2 % more" target)."""
+    """Collector down against up, round by round (the target: it costs at most 2 % more)."""
     up, down = results.get("otelperf, 100 % tracing"), results.get("otelperf, 100 %, collector down")
     if not up or not down:
         return []

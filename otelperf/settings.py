@@ -1,8 +1,10 @@
 """The one reader of the environment: typed, validated, documented settings.
 
 Every ``OTELPERF_*`` variable and every standard ``OTEL_*`` variable otelperf interprets itself is
-declared once in ``SETTINGS`` (name, default, meaning, parser). The README's configuration table
-is generated from that list (``otelperf settings --markdown``), so the two cannot drift.
+declared once, as a field of ``Settings``: its type and default, with the variable's name, parser
+and meaning (``_setting``). ``SETTINGS`` is derived from those fields, and the configuration
+table of ``docs/configuration.md`` from ``SETTINGS`` (``otelperf settings --markdown``; a test keeps
+the page equal to it), so none can drift.
 
 A bad value never stops the host application: ``load_settings`` keeps the default, records a
 ``SettingProblem`` naming the variable, the rejected value and the fallback, and the caller logs
@@ -15,11 +17,12 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 __all__ = ["SETTINGS", "SettingProblem", "SettingSpec", "Settings", "load_settings", "settings_table"]
 
+_T = TypeVar("_T")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _EXPORTERS = ("otlp", "console", "none")
@@ -157,295 +160,247 @@ class SettingProblem:
         return f"{self.env}={self.value!r} {self.reason}; using {self.fallback!r} instead"
 
 
-SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec(
-        "OTELPERF_ENABLED",
-        "enabled",
-        True,
-        _parse_bool,
-        "Master switch. `false` loads nothing (same effect as `OTEL_SDK_DISABLED=true`).",
-    ),
-    SettingSpec(
-        "OTEL_SDK_DISABLED",
-        "sdk_disabled",
-        False,
-        _parse_bool,
-        "Standard OpenTelemetry switch; `true` disables otelperf too.",
-    ),
-    SettingSpec(
-        "OTEL_SERVICE_NAME",
-        "service_name",
-        None,
-        _parse_text,
-        "`service.name`. Unset: taken from `OTEL_RESOURCE_ATTRIBUTES`, else derived from the "
-        "launched program (`uvicorn shop.app:app` gives `shop-app`), never `unknown_service`.",
-    ),
-    SettingSpec(
-        "OTEL_TRACES_EXPORTER",
-        "traces_exporter",
-        "otlp",
-        _choice(*_EXPORTERS),
-        "Where spans go: `otlp`, `console` or `none`.",
-    ),
-    SettingSpec(
-        "OTEL_METRICS_EXPORTER",
-        "metrics_exporter",
-        "otlp",
-        _choice(*_EXPORTERS),
-        "Where metrics go: `otlp`, `console` or `none`.",
-    ),
-    SettingSpec(
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-        "otlp_protocol",
-        "grpc",
-        _choice(*_PROTOCOLS),
-        "OTLP transport: `grpc` (port 4317) or `http/protobuf` (port 4318).",
-    ),
-    SettingSpec(
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "otlp_endpoint",
-        None,
-        _parse_url,
-        "Collector address. Unset: `http://localhost:4317` (grpc) or `http://localhost:4318` (http/protobuf).",
-    ),
-    SettingSpec(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "otlp_traces_endpoint",
-        None,
-        _parse_url,
-        "Per-signal override for spans (for http/protobuf, the full URL ending in `/v1/traces`).",
-    ),
-    SettingSpec(
-        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-        "otlp_metrics_endpoint",
-        None,
-        _parse_url,
-        "Per-signal override for metrics (for http/protobuf, the full URL ending in `/v1/metrics`).",
-    ),
-    SettingSpec(
-        "OTEL_EXPORTER_OTLP_HEADERS",
-        "otlp_headers",
-        None,
-        _parse_text,
-        "Headers sent with every export (`key=value,...`); masked in every dump.",
-        secret=True,
-    ),
-    SettingSpec(
-        "OTEL_METRIC_EXPORT_INTERVAL",
-        "metric_export_interval_ms",
-        15_000,
-        _parse_millis,
-        "Milliseconds between metric exports (otelperf default 15000, SDK default 60000).",
-    ),
-    SettingSpec(
-        "OTEL_TRACES_SAMPLER",
-        "sampler",
-        "parentbased_always_on",
-        _choice(*_SAMPLERS),
-        "Head sampler. Metrics stay exact whatever it samples.",
-    ),
-    SettingSpec(
-        "OTEL_TRACES_SAMPLER_ARG", "sampler_ratio", 1.0, _parse_ratio, "Ratio for the `traceidratio` samplers, 0 to 1."
-    ),
-    SettingSpec(
-        "OTELPERF_EXPORT_TIMEOUT",
-        "export_timeout_s",
-        10.0,
-        _parse_seconds,
-        "Seconds one export may take, retries included.",
-    ),
-    SettingSpec(
-        "OTELPERF_SHUTDOWN_TIMEOUT",
-        "shutdown_timeout_s",
-        3.0,
-        _parse_seconds,
-        "Seconds the final flush may take at exit; what is left is dropped and counted in the log.",
-    ),
-    SettingSpec(
-        "OTELPERF_LOG_LEVEL",
-        "log_level",
-        "info",
-        _choice(*_LOG_LEVELS),
-        "Level of otelperf's own log lines (stderr, prefix `otelperf:`).",
-    ),
-    SettingSpec(
-        "OTELPERF_METRIC_SERIES_LIMIT",
-        "metric_series_limit",
-        2000,
-        _parse_count,
-        "Series per metric before new attribute sets go to one `otel.metric.overflow=true` series "
-        "(counted in `otelperf.metric.overflow`).",
-    ),
-    SettingSpec(
-        "OTELPERF_DB_SLOW_QUERY_THRESHOLD",
-        "db_slow_query_threshold_s",
-        0.5,
-        _parse_seconds,
-        "Seconds from which a statement gets an `otelperf.db.slow_query` span event.",
-    ),
-    SettingSpec(
-        "OTELPERF_N_PLUS_ONE_MIN_COUNT",
-        "n_plus_one_min_count",
-        5,
-        _parse_count,
-        "Sibling executions of one statement fingerprint, under one request, that make an N+1.",
-    ),
-    SettingSpec(
-        "OTELPERF_N_PLUS_ONE_MIN_DURATION",
-        "n_plus_one_min_duration_s",
-        0.05,
-        _parse_seconds,
-        "Total seconds those executions must take to be reported as an N+1.",
-    ),
-    SettingSpec(
-        "OTELPERF_EVENT_LOOP_LAG_INTERVAL",
-        "event_loop_lag_interval_s",
-        0.5,
-        _parse_seconds,
-        "Seconds between event-loop lag probes (one `call_soon_threadsafe` each).",
-    ),
-    SettingSpec(
-        "OTELPERF_GC_FREEZE",
-        "gc_freeze",
-        True,
-        _parse_bool,
-        "Once the server has started, collect and `gc.freeze()` the start-up heap, so that full garbage "
-        "collections (which stop every request) walk only what was created since: see docs/benchmarks.md.",
-    ),
-    SettingSpec(
-        "OTELPERF_LOCAL_METRICS",
-        "local_metrics",
-        False,
-        _parse_bool,
-        "Keep a copy of the metrics in-process (`otelperf.local_metrics()`), as the demo does.",
-    ),
-    SettingSpec(
-        "OTELPERF_RULES_FILE",
-        "rules_file",
-        None,
-        _parse_text,
-        "A YAML rule file applied over the built-in catalog (add, change or disable rules); `--rules` in the CLI.",
-    ),
-    SettingSpec(
-        "OTELPERF_PROFILING_ENABLED",
-        "profiling_enabled",
-        None,
-        _parse_bool,
-        "Continuous profiling to Pyroscope. Unset: on when a Pyroscope address is set.",
-    ),
-    SettingSpec(
-        "OTELPERF_PYROSCOPE_ENDPOINT",
-        "pyroscope_endpoint",
-        None,
-        _parse_url,
-        "Pyroscope server (e.g. `http://localhost:4040`); `PYROSCOPE_SERVER_ADDRESS` is read too.",
-    ),
-    SettingSpec(
-        "OTELPERF_PROFILING_SAMPLE_RATE",
-        "profiling_sample_rate_hz",
-        19,
-        _parse_hz,
-        "Profiler samples per second, 1 to 1000. The default keeps the py-spy sampler near half a percent of "
-        "a busy process's CPU; a route gets 19 samples per second of CPU it uses (a prime rate: samples do not "
-        "fall in step with periodic work).",
-    ),
-    SettingSpec(
-        "OTELPERF_PROFILING_GIL_ONLY",
-        "profiling_gil_only",
-        True,
-        _parse_bool,
-        "Sample only threads holding the GIL (Python code running), not threads waiting on I/O.",
-    ),
-    SettingSpec(
-        "OTELPERF_PROFILING_SAMPLER",
-        "profiling_sampler",
-        "pyspy",
-        _choice(*_PROFILING_SAMPLERS),
-        "`pyspy`: the agent's py-spy sampler, samples labelled with `span_id`/`span_name`. `stack`: pyroscope-io's "
-        "experimental in-process sampler, several times cheaper but unlabelled (routes stay exact through the "
-        "`[route]` frames; no trace-to-profile link): see docs/benchmarks.md.",
-    ),
-    SettingSpec(
-        "OTELPERF_PROFILING_LINES",
-        "profiling_lines",
-        "function",
-        _choice(*_PROFILING_LINES),
-        "The line number each frame of the py-spy sampler carries. `function`: the function's first line "
-        "(flame graphs are the same: Pyroscope groups frames by function); `line`: the line running, for "
-        "Pyroscope's source view, a third more reads of the app's memory per sample; `none`.",
-    ),
-    SettingSpec(
-        "OTELPERF_PROFILING_SPAN_ATTRIBUTION",
-        "profiling_span_attribution",
-        True,
-        _parse_bool,
-        "Tag samples with the request's `span_id`/`span_name` and run its work under a `[route]` frame "
-        "(per asyncio step and per pool task); `false` keeps the plain agent.",
-    ),
-    SettingSpec(
-        "OTELPERF_PROFILING_UPLOAD_INTERVAL",
-        "profiling_upload_interval_s",
-        10.0,
-        _parse_seconds,
-        "Seconds between profile uploads (whole seconds; the last window is flushed at shutdown).",
-    ),
-    SettingSpec(
-        "REDIS_URL",
-        "redis_url",
-        None,
-        _parse_text,
-        "Redis used by the demo service; `otelperf doctor` checks it answers.",
-        secret=True,
-    ),
-    SettingSpec(
-        "DATABASE_URL",
-        "database_url",
-        None,
-        _parse_text,
-        "SQLAlchemy URL used by the demo service; `otelperf doctor` checks it answers.",
-        secret=True,
-    ),
-)
+def _setting(env: str, default: _T, parse: Callable[[str], Any], meaning: str, *, secret: bool = False) -> _T:
+    """A ``Settings`` field read from the variable ``env``: its default, and the parser and meaning
+    that ``SETTINGS`` carries (``secret``: masked in every dump and problem)."""
+    metadata = {"env": env, "parse": parse, "help": meaning, "secret": secret}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Effective configuration. Build it with ``load_settings``; it is immutable."""
+    """Effective configuration. Build it with ``load_settings``; it is immutable.
 
-    enabled: bool = True
-    sdk_disabled: bool = False
-    service_name: str | None = None
-    traces_exporter: str = "otlp"
-    metrics_exporter: str = "otlp"
-    otlp_protocol: str = "grpc"
-    otlp_endpoint: str | None = None
-    otlp_traces_endpoint: str | None = None
-    otlp_metrics_endpoint: str | None = None
-    otlp_headers: str | None = None
-    metric_export_interval_ms: int = 15_000
-    sampler: str = "parentbased_always_on"
-    sampler_ratio: float = 1.0
-    export_timeout_s: float = 10.0
-    shutdown_timeout_s: float = 3.0
-    log_level: str = "info"
-    metric_series_limit: int = 2000
-    db_slow_query_threshold_s: float = 0.5
-    n_plus_one_min_count: int = 5
-    n_plus_one_min_duration_s: float = 0.05
-    event_loop_lag_interval_s: float = 0.5
-    gc_freeze: bool = True
-    local_metrics: bool = False
-    rules_file: str | None = None
-    profiling_enabled: bool | None = None
-    pyroscope_endpoint: str | None = None
-    profiling_sample_rate_hz: int = 19
-    profiling_gil_only: bool = True
-    profiling_sampler: str = "pyspy"
-    profiling_lines: str = "function"
-    profiling_span_attribution: bool = True
-    profiling_upload_interval_s: float = 10.0
-    redis_url: str | None = None
-    database_url: str | None = None
+    Each field is one environment variable, declared once: its type and default, with the
+    variable, parser and meaning (``_setting``); ``SETTINGS`` lists them in this order.
+    """
+
+    enabled: bool = _setting(
+        "OTELPERF_ENABLED",
+        True,
+        _parse_bool,
+        "Master switch. `false` loads nothing (same effect as `OTEL_SDK_DISABLED=true`).",
+    )
+    sdk_disabled: bool = _setting(
+        "OTEL_SDK_DISABLED",
+        False,
+        _parse_bool,
+        "Standard OpenTelemetry switch; `true` disables otelperf too.",
+    )
+    service_name: str | None = _setting(
+        "OTEL_SERVICE_NAME",
+        None,
+        _parse_text,
+        "`service.name`. Unset: taken from `OTEL_RESOURCE_ATTRIBUTES`, else derived from the "
+        "launched program (`uvicorn shop.app:app` gives `shop-app`), never `unknown_service`.",
+    )
+    traces_exporter: str = _setting(
+        "OTEL_TRACES_EXPORTER",
+        "otlp",
+        _choice(*_EXPORTERS),
+        "Where spans go: `otlp`, `console` or `none`.",
+    )
+    metrics_exporter: str = _setting(
+        "OTEL_METRICS_EXPORTER",
+        "otlp",
+        _choice(*_EXPORTERS),
+        "Where metrics go: `otlp`, `console` or `none`.",
+    )
+    otlp_protocol: str = _setting(
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "grpc",
+        _choice(*_PROTOCOLS),
+        "OTLP transport: `grpc` (port 4317) or `http/protobuf` (port 4318).",
+    )
+    otlp_endpoint: str | None = _setting(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        None,
+        _parse_url,
+        "Collector address. Unset: `http://localhost:4317` (grpc) or `http://localhost:4318` (http/protobuf).",
+    )
+    otlp_traces_endpoint: str | None = _setting(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        None,
+        _parse_url,
+        "Per-signal override for spans (for http/protobuf, the full URL ending in `/v1/traces`).",
+    )
+    otlp_metrics_endpoint: str | None = _setting(
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        None,
+        _parse_url,
+        "Per-signal override for metrics (for http/protobuf, the full URL ending in `/v1/metrics`).",
+    )
+    otlp_headers: str | None = _setting(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        None,
+        _parse_text,
+        "Headers sent with every export (`key=value,...`); masked in every dump.",
+        secret=True,
+    )
+    metric_export_interval_ms: int = _setting(
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        15_000,
+        _parse_millis,
+        "Milliseconds between metric exports (otelperf default 15000, SDK default 60000).",
+    )
+    sampler: str = _setting(
+        "OTEL_TRACES_SAMPLER",
+        "parentbased_always_on",
+        _choice(*_SAMPLERS),
+        "Head sampler. Metrics stay exact whatever it samples.",
+    )
+    sampler_ratio: float = _setting(
+        "OTEL_TRACES_SAMPLER_ARG",
+        1.0,
+        _parse_ratio,
+        "Ratio for the `traceidratio` samplers, 0 to 1.",
+    )
+    export_timeout_s: float = _setting(
+        "OTELPERF_EXPORT_TIMEOUT",
+        10.0,
+        _parse_seconds,
+        "Seconds one export may take, retries included.",
+    )
+    shutdown_timeout_s: float = _setting(
+        "OTELPERF_SHUTDOWN_TIMEOUT",
+        3.0,
+        _parse_seconds,
+        "Seconds the final flush may take at exit; what is left is dropped and counted in the log.",
+    )
+    log_level: str = _setting(
+        "OTELPERF_LOG_LEVEL",
+        "info",
+        _choice(*_LOG_LEVELS),
+        "Level of otelperf's own log lines (stderr, prefix `otelperf:`).",
+    )
+    metric_series_limit: int = _setting(
+        "OTELPERF_METRIC_SERIES_LIMIT",
+        2000,
+        _parse_count,
+        "Series per metric before new attribute sets go to one `otel.metric.overflow=true` series "
+        "(counted in `otelperf.metric.overflow`).",
+    )
+    fast_paths: bool = _setting(
+        "OTELPERF_FAST_PATHS",
+        True,
+        _parse_bool,
+        "Fast paths that use OpenTelemetry SDK internals instead of the public API (direct histogram recording, "
+        "the exemplar reservoir, span fields, gRPC export of encoded bytes, child-span skipping), each on where "
+        "its start-up probe accepts the installed SDK; `false` turns them all off. The startup line and "
+        "`otelperf doctor` say which are on and why one is off.",
+    )
+    db_slow_query_threshold_s: float = _setting(
+        "OTELPERF_DB_SLOW_QUERY_THRESHOLD",
+        0.5,
+        _parse_seconds,
+        "Seconds from which a statement gets an `otelperf.db.slow_query` span event.",
+    )
+    n_plus_one_min_count: int = _setting(
+        "OTELPERF_N_PLUS_ONE_MIN_COUNT",
+        5,
+        _parse_count,
+        "Sibling executions of one statement fingerprint, under one request, that make an N+1.",
+    )
+    n_plus_one_min_duration_s: float = _setting(
+        "OTELPERF_N_PLUS_ONE_MIN_DURATION",
+        0.05,
+        _parse_seconds,
+        "Total seconds those executions must take to be reported as an N+1.",
+    )
+    event_loop_lag_interval_s: float = _setting(
+        "OTELPERF_EVENT_LOOP_LAG_INTERVAL",
+        0.5,
+        _parse_seconds,
+        "Seconds between event-loop lag probes (one `call_soon_threadsafe` each).",
+    )
+    gc_freeze: bool = _setting(
+        "OTELPERF_GC_FREEZE",
+        True,
+        _parse_bool,
+        "Once the server has started, collect and `gc.freeze()` the start-up heap, so that full garbage "
+        "collections (which stop every request) walk only what was created since: see docs/benchmarks.md.",
+    )
+    local_metrics: bool = _setting(
+        "OTELPERF_LOCAL_METRICS",
+        False,
+        _parse_bool,
+        "Keep a copy of the metrics in-process (`otelperf.local_metrics()`), as the demo does.",
+    )
+    rules_file: str | None = _setting(
+        "OTELPERF_RULES_FILE",
+        None,
+        _parse_text,
+        "A YAML rule file applied over the built-in catalog (add, change or disable rules); `--rules` in the CLI.",
+    )
+    profiling_enabled: bool | None = _setting(
+        "OTELPERF_PROFILING_ENABLED",
+        None,
+        _parse_bool,
+        "Continuous profiling to Pyroscope. Unset: on when a Pyroscope address is set.",
+    )
+    pyroscope_endpoint: str | None = _setting(
+        "OTELPERF_PYROSCOPE_ENDPOINT",
+        None,
+        _parse_url,
+        "Pyroscope server (e.g. `http://localhost:4040`); `PYROSCOPE_SERVER_ADDRESS` is read too.",
+    )
+    profiling_sample_rate_hz: int = _setting(
+        "OTELPERF_PROFILING_SAMPLE_RATE",
+        19,
+        _parse_hz,
+        "Profiler samples per second, 1 to 1000. The default keeps the py-spy sampler's cost small "
+        "(docs/benchmarks.md); a route gets 19 samples per second of CPU it uses (a prime rate: samples do not "
+        "fall in step with periodic work).",
+    )
+    profiling_gil_only: bool = _setting(
+        "OTELPERF_PROFILING_GIL_ONLY",
+        True,
+        _parse_bool,
+        "Sample only threads holding the GIL (Python code running), not threads waiting on I/O.",
+    )
+    profiling_sampler: str = _setting(
+        "OTELPERF_PROFILING_SAMPLER",
+        "pyspy",
+        _choice(*_PROFILING_SAMPLERS),
+        "`pyspy`: the agent's py-spy sampler, samples labelled with `span_id`/`span_name`. `stack`: pyroscope-io's "
+        "experimental in-process sampler, cheaper but unlabelled (routes stay exact through the "
+        "`[route]` frames; no trace-to-profile link): see docs/benchmarks.md.",
+    )
+    profiling_lines: str = _setting(
+        "OTELPERF_PROFILING_LINES",
+        "function",
+        _choice(*_PROFILING_LINES),
+        "The line number each frame of the py-spy sampler carries. `function`: the function's first line "
+        "(flame graphs are the same: Pyroscope groups frames by function); `line`: the line running, for "
+        "Pyroscope's source view, at the cost of more reads of the app's memory per sample; `none`.",
+    )
+    profiling_span_attribution: bool = _setting(
+        "OTELPERF_PROFILING_SPAN_ATTRIBUTION",
+        True,
+        _parse_bool,
+        "Tag samples with the request's `span_id`/`span_name` and run its work under a `[route]` frame "
+        "(per asyncio step and per pool task); `false` keeps the plain agent.",
+    )
+    profiling_upload_interval_s: float = _setting(
+        "OTELPERF_PROFILING_UPLOAD_INTERVAL",
+        10.0,
+        _parse_seconds,
+        "Seconds between profile uploads (whole seconds; the last window is flushed at shutdown).",
+    )
+    redis_url: str | None = _setting(
+        "REDIS_URL",
+        None,
+        _parse_text,
+        "Redis used by the demo service; `otelperf doctor` checks it answers.",
+        secret=True,
+    )
+    database_url: str | None = _setting(
+        "DATABASE_URL",
+        None,
+        _parse_text,
+        "SQLAlchemy URL used by the demo service; `otelperf doctor` checks it answers.",
+        secret=True,
+    )
     problems: tuple[SettingProblem, ...] = field(default=(), compare=False)
 
     @property
@@ -477,6 +432,21 @@ class Settings:
             if spec.secret and values[spec.env] is not None:
                 values[spec.env] = _mask(spec.env, str(values[spec.env]))
         return values
+
+
+SETTINGS: tuple[SettingSpec, ...] = tuple(
+    SettingSpec(
+        declared.metadata["env"],
+        declared.name,
+        declared.default,
+        declared.metadata["parse"],
+        declared.metadata["help"],
+        declared.metadata["secret"],
+    )
+    for declared in dataclasses.fields(Settings)
+    if "env" in declared.metadata
+)
+"""Every variable otelperf reads, in the order of the ``Settings`` fields they fill."""
 
 
 def _mask(env: str, value: str) -> str:
@@ -528,7 +498,7 @@ def _service_name_from_resource_attributes(raw: str) -> str | None:
 
 
 def settings_table() -> str:
-    """The README's configuration table, generated from ``SETTINGS``."""
+    """The configuration table of ``docs/configuration.md``, generated from ``SETTINGS``."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for spec in SETTINGS:
         default = "unset" if spec.default is None else f"`{str(spec.default).lower()}`"

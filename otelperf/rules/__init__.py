@@ -17,8 +17,7 @@ __all__ = ["Report", "Rule", "RuleError", "build_report", "load_catalog", "load_
 
 def local_report(*, rules_file: str | None = None, window_s: float | None = None) -> Report:
     """The report from this process's own metrics (needs ``OTELPERF_LOCAL_METRICS=true``)."""
-    from otelperf._lifecycle import current_pipeline
-    from otelperf._local import local_baseline, local_gauge_history, local_metrics
+    from otelperf.pipeline.providers import current_pipeline, local_baseline, local_gauge_history, local_metrics
     from otelperf.rules.local import LocalSource
 
     pipeline = current_pipeline()

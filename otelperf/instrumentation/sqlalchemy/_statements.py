@@ -15,12 +15,12 @@ from opentelemetry.metrics import Meter
 from opentelemetry.trace import SpanKind, Tracer
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram, SelfCost
-from otelperf._log import logger
-from otelperf._memo import cached_on
 from otelperf.instrumentation._children import ChildSpans
 from otelperf.instrumentation._errors import record_error
-from otelperf.sqltext import sanitize_sql, summarize_sql
+from otelperf.instrumentation.memo import cached_on
+from otelperf.log import logger
+from otelperf.metrics.instruments import BoundedHistogram, SelfCost
+from otelperf.redaction.sql import sanitize_sql, summarize_sql
 
 _MAX_MEMO = 4096
 _SYSTEMS = {
@@ -77,13 +77,7 @@ class StatementRecorder:
         self._tracer = tracer
         self._children = ChildSpans(tracer)
         self._slow_s = slow_query_threshold_s
-        self._duration = BoundedHistogram(
-            meter,
-            semconv.DB_CLIENT_OPERATION_DURATION,
-            unit="s",
-            description="Duration of database client operations.",
-            buckets=semconv.DB_DURATION_BUCKETS_S,
-        )
+        self._duration = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.DB_CLIENT_OPERATION_DURATION])
         self._cost = SelfCost("sqlalchemy")
 
     def begin(self, connection: Any, statement: str) -> Statement | None:

@@ -11,7 +11,6 @@ start-up (imports, warm-up), as Prometheus' ``rate()`` does from its first scrap
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
@@ -19,44 +18,13 @@ from typing import Any
 
 from opentelemetry.sdk.metrics.export import Gauge, HistogramDataPoint, MetricReader, NumberDataPoint, Sum
 
-__all__ = ["GaugeHistory", "Snapshot", "local_baseline", "local_gauge_history", "local_metrics", "read_points"]
+from otelperf.log import logger
 
-logger = logging.getLogger("otelperf")
+__all__ = ["GaugeHistory", "Snapshot", "read_points"]
+
 
 # One gauge sample set: (unix time, {(metric name, sorted attribute items): value}).
 Snapshot = tuple[float, dict[tuple[str, tuple[tuple[str, Any], ...]], float]]
-
-
-def local_metrics() -> list[dict[str, Any]]:
-    """One dict per data point: ``name``, ``unit``, ``kind`` (``histogram``, ``counter`` or ``gauge``),
-    ``attributes``, ``start``/``time`` (unix seconds) and ``value`` or ``count``/``sum``/
-    ``bucket_counts``/``explicit_bounds`` for histograms. Empty when the local reader is off."""
-    from otelperf._lifecycle import current_pipeline  # the pipeline imports this module
-
-    pipeline = current_pipeline()
-    if pipeline is None or pipeline.local_reader is None:
-        return []
-    return read_points(pipeline.local_reader)
-
-
-def local_gauge_history() -> list[Snapshot]:
-    """The gauge samples kept so far, oldest first (empty when the local reader is off)."""
-    from otelperf._lifecycle import current_pipeline
-
-    pipeline = current_pipeline()
-    if pipeline is None or pipeline.gauge_history is None:
-        return []
-    return pipeline.gauge_history.snapshots()
-
-
-def local_baseline() -> list[dict[str, Any]]:
-    """The cumulative points of the first gauge sample (empty until it is taken)."""
-    from otelperf._lifecycle import current_pipeline
-
-    pipeline = current_pipeline()
-    if pipeline is None or pipeline.gauge_history is None:
-        return []
-    return pipeline.gauge_history.baseline
 
 
 def read_points(reader: MetricReader) -> list[dict[str, Any]]:
@@ -115,6 +83,13 @@ class GaugeHistory:
     def stop(self) -> None:
         self._stop.set()
 
+    def restart(self) -> None:
+        """In a forked child: the parent's samples are not this process's, and its thread is gone."""
+        self._samples.clear()
+        self.baseline = []
+        self._stop = threading.Event()
+        self.start()
+
     def sample(self) -> None:
         values: dict[tuple[str, tuple[tuple[str, Any], ...]], float] = {}
         points = read_points(self._reader)
@@ -132,5 +107,5 @@ class GaugeHistory:
         while not self._stop.wait(self._interval_s):
             try:
                 self.sample()
-            except Exception:
-                logger.debug("otelperf: gauge history sample failed", exc_info=True)
+            except Exception:  # noqa: BLE001 - a failed sample is skipped, the thread goes on
+                logger.debug("gauge history sample failed", exc_info=True)

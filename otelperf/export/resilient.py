@@ -27,7 +27,8 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otelperf._log import logger
+from otelperf.fastpaths.metric_export import preferences
+from otelperf.log import logger
 
 _REPORT_INTERVAL_S = 60.0
 _MAX_BACKOFF_S = 30.0
@@ -54,6 +55,10 @@ class ExportHealth:
         self.destination = destination
         self._clock = clock
         self._report_interval_s = report_interval_s
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the counts and the breaker's state (a forked child starts its own)."""
         self._lock = threading.Lock()
         self._failures = 0
         self._open_until = 0.0
@@ -255,14 +260,64 @@ def silence_exporter_logs(health: ExportHealth) -> None:
             log.filters.insert(0, _QUEUE_FULL)
 
 
-class ResilientSpanExporter(SpanExporter):
+class _Renewable:
+    """Pause and after-fork renewal, shared by both exporters: ``_renew`` builds the wrapped exporter
+    anew in a forked child, on the export thread, the first time the child exports."""
+
+    _inner: Any
+    health: ExportHealth
+
+    def _init_renewal(self, renew: Callable[[], Any] | None) -> None:
+        self._renew = renew
+        self._paused = False
+        self._stale = False
+
+    def pause(self) -> None:
+        """Export nothing until ``resume``: batches are dropped uncounted (a supervisor's, or held)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+
+    def renew_after_fork(self) -> None:
+        """In a forked child: export again, through a new exporter (the parent's connection stays
+        the parent's), with this process's own counts."""
+        self._stale = self._renew is not None
+        self._paused = False
+        self.health.reset()
+
+    def _ready(self) -> bool:
+        """Whether to export now (not paused); builds the child's own exporter first if needed."""
+        if self._paused:
+            return False
+        if self._stale and self._renew is not None:
+            self._stale = False
+            try:
+                self._inner = self._renew()
+            except Exception as exc:  # noqa: BLE001 - keep the inherited one rather than none
+                logger.warning(
+                    "could not build this process's exporter (%s: %s); using the inherited one",
+                    type(exc).__name__,
+                    exc,
+                )
+        return True
+
+
+class ResilientSpanExporter(_Renewable, SpanExporter):
     """A span exporter that drops instead of retrying against an unreachable collector."""
 
-    def __init__(self, inner: SpanExporter, health: ExportHealth) -> None:
+    _inner: SpanExporter
+
+    def __init__(
+        self, inner: SpanExporter, health: ExportHealth, renew: Callable[[], SpanExporter] | None = None
+    ) -> None:
         self._inner = inner
         self.health = health
+        self._init_renewal(renew)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not self._ready():
+            return SpanExportResult.SUCCESS
         if not self.health.allow():
             self.health.drop(len(spans))
             return SpanExportResult.FAILURE
@@ -290,18 +345,23 @@ class ResilientSpanExporter(SpanExporter):
             return False
 
 
-class ResilientMetricExporter(MetricExporter):
+class ResilientMetricExporter(_Renewable, MetricExporter):
     """A metric exporter that drops instead of retrying against an unreachable collector."""
 
-    def __init__(self, inner: MetricExporter, health: ExportHealth) -> None:
-        super().__init__(
-            preferred_temporality=inner._preferred_temporality,
-            preferred_aggregation=inner._preferred_aggregation,
-        )
+    _inner: MetricExporter
+
+    def __init__(
+        self, inner: MetricExporter, health: ExportHealth, renew: Callable[[], MetricExporter] | None = None
+    ) -> None:
+        temporality, aggregation = preferences(inner)  # the reader asks this wrapper for them
+        super().__init__(preferred_temporality=temporality, preferred_aggregation=aggregation)
         self._inner = inner
         self.health = health
+        self._init_renewal(renew)
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        if not self._ready():
+            return MetricExportResult.SUCCESS
         if not self.health.allow():
             self.health.drop(1)
             return MetricExportResult.FAILURE

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from otelperf._log import logger
-from otelperf._pipeline import Pipeline
-from otelperf._replacements import REPLACED
-from otelperf._roles import ProcessRole, RoleDecision
+from otelperf import fastpaths
+from otelperf.instrumentation.replacements import REPLACED
+from otelperf.log import logger
+from otelperf.pipeline.providers import Pipeline
+from otelperf.process.lifecycle import SETTLE_AFTER_S
+from otelperf.process.roles import ProcessRole, RoleDecision
 from otelperf.settings import Settings
 from otelperf.version import __version__
 
@@ -78,8 +80,9 @@ def _record_skipped_by_the_loader() -> None:
     """Instrumentors the loader skipped for a version conflict never reach the distro: find them."""
     if not STATE.pipeline_wanted:
         return
+    from importlib.metadata import entry_points
+
     from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
-    from opentelemetry.util._importlib_metadata import entry_points
 
     disabled = disabled_instrumentations()
     for entry_point in entry_points(group="opentelemetry_instrumentor"):
@@ -123,9 +126,10 @@ def _report() -> None:
     resource = pipeline.resource.attributes if pipeline.resource is not None else {}
     on = sorted(name for name, outcome in STATE.instrumentations.items() if outcome == "on")
     off = sorted(f"{name} ({outcome})" for name, outcome in STATE.instrumentations.items() if outcome != "on")
+    grpc = settings.traces_exporter == "otlp" and settings.otlp_protocol == "grpc"
     logger.info(
         "otelperf %s on in pid %d (%s) as service.name=%s: traces -> %s (sampler %s), "
-        "metrics -> %s every %.0f s; profiles -> %s; instrumented: %s%s",
+        "metrics -> %s every %.0f s; profiles -> %s; instrumented: %s%s; %s",
         __version__,
         os.getpid(),
         role.reason if role else "server",
@@ -134,10 +138,26 @@ def _report() -> None:
         settings.sampler,
         _destination(settings, "metrics"),
         settings.metric_export_interval_ms / 1000,
-        pipeline.profiler.describe() if pipeline.profiler is not None else "off",
+        _profiles(pipeline),
         ", ".join(on) or "nothing",
         f"; not instrumented: {', '.join(off)}" if off else "",
+        fastpaths.describe(fastpaths.states(skip=frozenset() if grpc else frozenset({"grpc_export"}))),
     )
+    for contract in fastpaths.contracts():
+        if not contract.on:
+            logger.warning("SDK contract %s is broken with this opentelemetry-sdk: %s", contract.name, contract.reason)
+
+
+def _profiles(pipeline: Pipeline) -> str:
+    settings = pipeline.settings
+    if pipeline.profiler is not None:
+        return pipeline.profiler.describe()
+    if pipeline.standby and settings.profiling_active:
+        return (
+            f"pyroscope {settings.pyroscope_endpoint} once this process serves (held, with metric exports, "
+            f"while it may still start workers: at most {SETTLE_AFTER_S:.0f} s)"
+        )
+    return "off"
 
 
 def _report_supervisor(role: RoleDecision) -> None:
