@@ -1,6 +1,7 @@
 """Every benchmark of ``docs/benchmarks.md``, one after the other, and the targets they are held to.
 
     python bench/all.py --write docs/benchmarks.md [--skip instructions] [--skip micro] ...
+        [--rounds 3] [--fixed-seconds 30] [--pairs 12]
 
 Runs ``instructions.py`` (the light endpoint, Valgrind), ``micro.py``, ``profiling_cost.py``,
 ``overhead.py`` (both endpoints) and ``tail.py`` (both endpoints), each writing its own blocks,
@@ -66,6 +67,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", type=Path, required=True)
     parser.add_argument("--skip", action="append", default=[], choices=PARTS)
+    parser.add_argument("--rounds", default="3", help="overhead.py's rounds")
+    parser.add_argument("--fixed-seconds", default="30", help="overhead.py's fixed-rate window")
+    parser.add_argument("--pairs", default="12", help="tail.py's window pairs per variant")
     args = parser.parse_args()
     write = ["--write", str(args.write.resolve())]
     work = Path(tempfile.mkdtemp(prefix="otelperf-bench-all-"))
@@ -77,10 +81,11 @@ def main() -> None:
     if "profiling_cost" not in args.skip:
         run("profiling_cost.py", *write)
     if "overhead" not in args.skip:
-        run("overhead.py", "--summary", str(work / "overhead.json"), *write)
+        timing = ["--rounds", args.rounds, "--fixed-seconds", args.fixed_seconds]
+        run("overhead.py", *timing, "--summary", str(work / "overhead.json"), *write)
     if "tail" not in args.skip:
         only = [option for name in TAIL_VARIANTS for option in ("--only", name)]
-        run("tail.py", *only, "--summary", str(work / "tail.json"), *write)
+        run("tail.py", *only, "--pairs", args.pairs, "--summary", str(work / "tail.json"), *write)
     if (work / "overhead.json").exists() and (work / "tail.json").exists():
         overhead = json.loads((work / "overhead.json").read_text())["light"]
         tail = json.loads((work / "tail.json").read_text())["light"]
