@@ -603,14 +603,15 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float,
     )
     lines = [
         "| variant | req/s | vs bare | p50 ms | p99 ms | CPU ms/req | CPU ÷ pool task's | other threads' CPU ms/req "
-        "| RSS MiB | fixed-rate p50 ms | fixed-rate p99 ms | p99 vs bare |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| native threads' CPU ms/req | RSS MiB | fixed-rate p50 ms | fixed-rate p99 ms | p99 vs bare |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in results:
         lines.append(
             f"| {name} | {median(name, 'rps'):.0f} | {median(name, 'rps') / median(base, 'rps'):.2f} "
             f"| {median(name, 'p50_ms'):.1f} | {median(name, 'p99_ms'):.1f} | {median(name, 'cpu_ms'):.2f} "
             f"| {median(name, 'cpu_per_pool'):.2f} | {median(name, 'other_cpu_ms'):.2f} "
+            f"| {median(name, 'native_cpu_ms'):.3f} "
             f"| {median(name, 'rss_mib'):.0f} "
             f"| {median(name, 'fixed_p50_ms'):.1f} "
             f"| {median(name, 'fixed_p99_ms'):.1f} "
