@@ -12,12 +12,11 @@ The SDK (1.45) caps each metric stream at a number of attribute sets and sends t
 measurement that lands in the overflow series to ``otelperf.metric.overflow``
 (``otelperf.metric.name`` = the instrument). The guard costs one ``frozenset`` per measurement,
 and ``BoundedHistogram`` reuses it as the key to the attribute set's SDK aggregations, which it
-feeds directly (``metrics.direct``: about 4 µs a measurement instead of the public path's 14-21).
+feeds directly (``metrics.direct``), skipping the public path's per-measurement attribute work.
 
 ``SelfCost`` measures the time otelperf spends per span or measurement in its own code, one call
 in 256, into ``otelperf.self.duration`` (``otelperf.component``): recording a measurement costs
-the SDK 14-21 µs (4 µs through ``metrics.direct``), more than most of what it measures, so it is sampled
-sparsely.
+more than most of what it measures, so it is sampled sparsely.
 """
 
 from __future__ import annotations
@@ -256,9 +255,9 @@ _UNCOUNTED.up = _UNCOUNTED.down = _uncounted
 class ObservedUpDownCounter:
     """The declared observable up-down counter ``instrument``, kept as plain counts per attribute
     set and observed at each collection: changing a count costs a C call instead of an SDK
-    measurement (~12 µs), for counts that move twice per unit of work (requests in flight, tasks
-    queued). Callers ask once for an attribute set's ``Count`` and move it; sets past the series
-    limit are not counted."""
+    measurement, for counts that move twice per unit of work (requests in flight, tasks queued).
+    Callers ask once for an attribute set's ``Count`` and move it; sets past the series limit are
+    not counted."""
 
     __slots__ = ("_counts", "_lock")
 
