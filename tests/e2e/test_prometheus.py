@@ -4,7 +4,8 @@ The demo service runs under otelperf, exports OTLP to the collector started with
 configuration (``collector-config/otelcol.yaml``, endpoints moved to loopback ports), which a real
 Prometheus (Debian's) scrapes with exemplar storage on. Every metric of ``semconv.INSTRUMENTS``
 (the Prometheus column of docs/signals.md) must then have data under the name
-``Instrument.prometheus_name`` derives, except those the demo cannot exercise (listed with the reason).
+``Instrument.prometheus_name`` derives, except those the demo cannot exercise (listed with the reason),
+and carry only the labels of their declared attributes.
 """
 
 from __future__ import annotations
