@@ -2,8 +2,9 @@
 
 ``opentelemetry-instrument`` calls it after the distro and before the instrumentors. It reads
 the settings once, reports every rejected value, decides whether this process runs the SDK
-(see ``process.roles``) and starts or defers the pipeline (see ``lifecycle``). Nothing raised here may
-reach the application: on any failure otelperf logs one line and the app runs uninstrumented.
+(see ``process.roles``) and starts or defers the pipeline (see ``process.lifecycle``). Nothing
+raised here may reach the application: on any failure otelperf logs one line and the app runs
+uninstrumented.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
-from otelperf import startup
+from otelperf import fastpaths, startup
 from otelperf.log import logger, setup_logging
 from otelperf.metrics.instruments import set_series_limit
 from otelperf.pipeline.providers import Pipeline
@@ -35,6 +36,7 @@ def configure(settings: Settings | None = None) -> None:
             logger.info("disabled by %s; no telemetry from this process", variable)
             return
         set_series_limit(settings.metric_series_limit)
+        fastpaths.force_off(not settings.fast_paths)
         decision = detect_role()
         startup.STATE.settings = settings
         startup.STATE.role = decision

@@ -34,7 +34,7 @@ def doctor(
 
 @app.command()
 def settings(
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print the README table.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the table of docs/configuration.md.")] = False,
 ) -> None:
     """List every setting otelperf reads, with its default and meaning."""
     if markdown:

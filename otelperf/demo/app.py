@@ -242,11 +242,10 @@ _SLOW_QUERY = text(
     "WHERE a.category = :category AND a.name LIKE '%' || b.category || '%'"
 )
 # The injected slow query takes about this long alone, on any machine: over the 500 ms from which the
-# db-slow-queries rule calls a statement kind bad, however fast the CPU (a fixed join took 67 ms alone
-# and 429 ms at p95 under 4 clients on one machine, over 500 ms on a slower one). Under load it is
-# several times slower still.
+# db-slow-queries rule calls a statement kind bad, however fast the CPU (a join of fixed size would
+# land on either side of that line depending on the machine). Under load it is slower still.
 SLOW_QUERY_TARGET_S = 0.6
-SLOW_QUERY_PROBE_PASSES = 8  # the passes timed at start-up (about 70 ms on a fast machine)
+SLOW_QUERY_PROBE_PASSES = 8  # the passes timed at start-up: short, yet long enough to time
 
 
 def _slow_query_repeat(engine: Engine) -> int:

@@ -2,8 +2,8 @@
 
 Under a 10 % sampler, nine requests in ten are not sampled, and every client span started under
 them (a SQL statement, a Redis command) is a ``NonRecordingSpan`` that costs the SDK a sampler
-call, a new span id and a context object, about 10 µs each on the benchmark's VM, to record
-nothing. The built-in samplers decide such a child exactly as its parent was decided:
+call, a new span id and a context object, to record nothing. The built-in samplers decide such a
+child exactly as its parent was decided:
 
 - ``parentbased_*`` (otelperf's default production sampler): a parent that is not sampled, local
   or remote, drops its children (``ALWAYS_OFF`` for both, unless set otherwise in code);
@@ -13,7 +13,9 @@ nothing. The built-in samplers decide such a child exactly as its parent was dec
 
 For those samplers, ``ChildSpans.skip()`` says "the SDK would drop it" without asking it; for
 any other sampler (``always_on``, a custom one, ``ParentBased`` with other delegates) it always
-says no, and every span is started as before. Metrics are recorded either way.
+says no, and the SDK is asked for every span. Telling a ``ParentBased`` sampler's delegates needs
+its private fields (``fastpaths.sampling``); with that fast path off, ``ParentBased`` counts as
+"any other sampler". Metrics are recorded either way.
 """
 
 from __future__ import annotations
@@ -23,23 +25,27 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
+from otelperf.fastpaths.sampling import not_sampled_delegates
+
 _ANY_PARENT, _LOCAL_PARENT, _NEVER = "any parent", "local parent", "never"
 
 
 def _drops_children_of(sampler: Any) -> str:
     """Which unsampled parents ``sampler`` is known to drop the children of."""
     if isinstance(sampler, ParentBased):
-        delegates = ("_remote_parent_not_sampled", "_local_parent_not_sampled")
-        return _ANY_PARENT if all(getattr(sampler, name, None) is ALWAYS_OFF for name in delegates) else _NEVER
+        delegates = not_sampled_delegates(sampler)
+        return _ANY_PARENT if delegates is not None and all(d is ALWAYS_OFF for d in delegates) else _NEVER
     if isinstance(sampler, TraceIdRatioBased):
         return _LOCAL_PARENT
     return _ANY_PARENT if sampler is ALWAYS_OFF else _NEVER
 
 
 def tracer_sampler(tracer: Any) -> Any:
-    """The SDK sampler behind a tracer (a ``ProxyTracer`` is resolved), or ``None``."""
-    delegate = getattr(tracer, "_tracer", tracer)  # ProxyTracer keeps the real one here
-    return getattr(delegate, "sampler", None)
+    """The SDK sampler behind a tracer, or ``None``. A ``ProxyTracer`` (got before the tracer
+    provider was set) delegates to the global provider's tracer, whose sampler is the provider's."""
+    if isinstance(tracer, trace.ProxyTracer):
+        return getattr(trace.get_tracer_provider(), "sampler", None)
+    return getattr(tracer, "sampler", None)
 
 
 class ChildSpans:

@@ -2,9 +2,10 @@
 
 A gc callback runs wherever a collection happens to start: in any thread, between any two
 allocations, possibly inside the metrics SDK while it holds the very lock that recording a
-measurement takes. A CI run caught that: a collection started while the metric reader was
-collecting the pause histogram, the callback recorded into it, and the process's metrics (and
-the demo's event loop, which read them) hung for good. So the callback touches no lock: it
+measurement takes. A callback that recorded the pause there would deadlock: a collection that
+starts while the metric reader collects the pause histogram would wait on the lock its own thread
+holds, and the process's metrics (and whatever reads them) would hang for good. So the callback
+touches no lock: it
 appends the pause to a bounded deque (atomic under the GIL), and the pauses are recorded when
 metrics are collected, from the ``cpython.gc.collections`` callback, where the SDK holds no
 aggregation lock.
