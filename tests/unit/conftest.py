@@ -16,6 +16,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from otelperf import startup
+from otelperf.process.roles import ProcessRole, RoleDecision
+from otelperf.settings import load_settings
 from tests.sdk_points import Point, read_points
 
 __all__ = ["Point", "Signals", "read_points"]
@@ -50,3 +53,14 @@ def signals() -> Iterator[Signals]:
     meter_provider = MeterProvider(metric_readers=[reader])
     yield Signals(tracer_provider, meter_provider, spans, reader)
     meter_provider.shutdown()
+
+
+@pytest.fixture
+def serving() -> Iterator[startup.StartupState]:
+    """The startup state of a serving process with default settings, in place of the global one."""
+    saved = startup.STATE
+    startup.STATE = startup.StartupState(
+        settings=load_settings({}), role=RoleDecision(ProcessRole.SERVER, "uvicorn", "serves requests")
+    )
+    yield startup.STATE
+    startup.STATE = saved
