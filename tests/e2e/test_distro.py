@@ -178,16 +178,12 @@ def test_one_sqlalchemy_instrumentation_at_a_time(start_app: StartApp, collector
     assert app.get("/users/2").status_code == 200  # no such user: a Redis miss, then two statements
     app.terminate()
 
-    def request_spans() -> list[Any]:
+    def request_and_spans() -> tuple[Any, list[Any]] | None:
         spans = collector.telemetry.spans(service)
-        return (
-            spans
-            if [s for s in spans if s.kind == SERVER and s.attributes.get("http.route") == "/users/{user_id}"]
-            else []
-        )
+        served = [s for s in spans if s.kind == SERVER and s.attributes.get("http.route") == "/users/{user_id}"]
+        return (served[0], spans) if served else None
 
-    spans = wait_until(request_spans, 20, "the request's spans")
-    request = next(s for s in spans if s.kind == SERVER and s.attributes.get("http.route") == "/users/{user_id}")
+    request, spans = wait_until(request_and_spans, 20, "the request's spans")
     statements = [
         s.scope
         for s in spans
