@@ -247,6 +247,13 @@ class Pipeline:
         self._shutdown_done = self._providers_flushed = False
         return problems
 
+    def _health(self, signal: str) -> ExportHealth:
+        """The export health of ``signal`` (reported at shutdown), its exporter's logs captured."""
+        health = ExportHealth(signal, self.settings.endpoint_for(signal))
+        silence_exporter_logs(health)
+        self.healths.append(health)
+        return health
+
     def _build_tracer_provider(self) -> TracerProvider:
         settings = self.settings
         provider = TracerProvider(resource=self.resource, sampler=build_sampler(settings), shutdown_on_exit=False)
@@ -260,11 +267,8 @@ class Pipeline:
             NPlusOneSpanProcessor(settings.n_plus_one_min_count, settings.n_plus_one_min_duration_s)
         )
         if settings.traces_exporter == "otlp":
-            health = ExportHealth("traces", settings.endpoint_for("traces"))
-            silence_exporter_logs(health)
-            self.healths.append(health)
             resilient = ResilientSpanExporter(
-                _otlp_span_exporter(settings), health, renew=lambda: _otlp_span_exporter(settings)
+                _otlp_span_exporter(settings), self._health("traces"), renew=lambda: _otlp_span_exporter(settings)
             )
             self._exporters.append(resilient)
             exporter: SpanExporter = resilient
@@ -283,11 +287,8 @@ class Pipeline:
         # The SDK's per-stream series limit, for every instrument (contrib's too).
         limits: CardinalityLimits = {kind: settings.metric_series_limit for kind in _INSTRUMENT_KINDS}
         if settings.metrics_exporter == "otlp":
-            health = ExportHealth("metrics", settings.endpoint_for("metrics"))
-            silence_exporter_logs(health)
-            self.healths.append(health)
             exporter = ResilientMetricExporter(
-                _otlp_metric_exporter(settings), health, renew=lambda: _otlp_metric_exporter(settings)
+                _otlp_metric_exporter(settings), self._health("metrics"), renew=lambda: _otlp_metric_exporter(settings)
             )
             self._exporters.append(exporter)
             readers.append(
