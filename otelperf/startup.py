@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from otelperf import fastpaths
 from otelperf.instrumentation.replacements import REPLACED, replaced_by
 from otelperf.log import logger
 from otelperf.pipeline.providers import Pipeline
@@ -83,8 +84,9 @@ def _record_skipped_by_the_loader() -> None:
     """Instrumentors the loader skipped for a version conflict never reach the distro: find them."""
     if not STATE.pipeline_wanted:
         return
+    from importlib.metadata import entry_points
+
     from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
-    from opentelemetry.util._importlib_metadata import entry_points
 
     disabled = disabled_instrumentations()
     for entry_point in entry_points(group="opentelemetry_instrumentor"):
@@ -184,9 +186,10 @@ def _report() -> None:
     resource = pipeline.resource.attributes if pipeline.resource is not None else {}
     on = sorted(name for name, outcome in STATE.instrumentations.items() if outcome == "on")
     off = sorted(f"{name} ({outcome})" for name, outcome in STATE.instrumentations.items() if outcome != "on")
+    grpc = settings.traces_exporter == "otlp" and settings.otlp_protocol == "grpc"
     logger.info(
         "otelperf %s on in pid %d (%s) as service.name=%s: traces -> %s (sampler %s), "
-        "metrics -> %s every %.0f s; profiles -> %s; instrumented: %s%s",
+        "metrics -> %s every %.0f s; profiles -> %s; instrumented: %s%s; %s",
         __version__,
         os.getpid(),
         role.reason if role else "server",
@@ -198,7 +201,11 @@ def _report() -> None:
         _profiles(pipeline),
         ", ".join(on) or "nothing",
         f"; not instrumented: {', '.join(off)}" if off else "",
+        fastpaths.describe(fastpaths.states(skip=frozenset() if grpc else frozenset({"grpc_export"}))),
     )
+    for contract in fastpaths.contracts():
+        if not contract.on:
+            logger.warning("SDK contract %s is broken with this opentelemetry-sdk: %s", contract.name, contract.reason)
 
 
 def _profiles(pipeline: Pipeline) -> str:

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh Debian 12 machine: installs what it needs, then lints,
-# validates the collector configs and runs every test (unit and end to end).
+# validates the collector configs and runs every test (unit and end to end), then the unit tests
+# again with the fast paths forced off (OTELPERF_FAST_PATHS=false).
 #
 # Installs (each only when missing): Debian's redis-server, PostgreSQL 15 and Prometheus, a virtualenv with
 # otelperf[test] under $OTELPERF_CACHE_DIR, and the otelperf collector built from
 # collector-config/builder-manifest.yaml (cached there too, rebuilt when the manifest changes).
 #
-# --fast: lint, types, import contracts and tests/unit only (further arguments go to pytest); no system
-# packages, no collector, no services. It still builds the virtualenv when it is missing.
+# --fast: lint, types, import contracts and tests/unit only (both passes; further arguments go to pytest);
+# no system packages, no collector, no services. It still builds the virtualenv when it is missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cache="${OTELPERF_CACHE_DIR:-$HOME/.cache/otelperf}"
@@ -84,4 +85,20 @@ if [[ $status == 5 ]]; then
   echo "pytest collected no test: failing the run" >&2
   exit 1
 fi
-exit $status
+((status == 0)) || exit $status
+
+# The unit tests once more with every fast path forced off, so the public paths they fall back to
+# stay correct: after the whole suite, or after a run of unit tests only (the same arguments).
+forced_off=()
+if (($# == 0)); then
+  forced_off=(tests/unit)
+else
+  for arg in "$@"; do
+    if [[ $arg != -* && $arg != tests/unit* ]]; then forced_off=(); break; fi
+    forced_off+=("$arg")
+  done
+fi
+if ((${#forced_off[@]})); then
+  step "unit tests with OTELPERF_FAST_PATHS=false"
+  OTELPERF_FAST_PATHS=false python -m pytest -q -p no:cacheprovider -rs "${forced_off[@]}"
+fi

@@ -249,10 +249,17 @@ def test_uvicorn_workers_each_export_with_their_own_identity(start_app: StartApp
     assert sum("start-up heap frozen" in line for line in lines) == 2, lines
 
 
-@pytest.mark.parametrize("preload", [False, True], ids=["fork-then-import", "preload"])
+@pytest.mark.parametrize(
+    ("preload", "fast_paths"),
+    [(False, True), (True, True), (False, False)],
+    ids=["fork-then-import", "preload", "fast-paths-off"],
+)
 def test_gunicorn_workers_each_export_with_their_own_identity(
-    start_app: StartApp, collector: Collector, preload: bool
+    start_app: StartApp, collector: Collector, preload: bool, fast_paths: bool
 ) -> None:
+    """The master loads the instrumentors before any meter provider exists (it starts none), so
+    their histograms are the API's proxies; each worker records them directly into its SDK's
+    aggregations all the same (the debug line ``metrics.direct`` logs when a histogram goes direct)."""
     service = unique("gunicorn-workers")
     port = free_port()
     command = [
@@ -268,11 +275,31 @@ def test_gunicorn_workers_each_export_with_their_own_identity(
         *(["--preload"] if preload else []),
         "probe_app:app",
     ]
-    app = start_app(command, service, port).wait_ready()
+    env = {"OTELPERF_LOG_LEVEL": "debug", "OTELPERF_FAST_PATHS": str(fast_paths).lower()}
+    app = start_app(command, service, port, **env).wait_ready()
     workers = _pids_serving(app, 2)
     assert len(workers) == 2
     app.terminate()
     _assert_only_workers_export(collector, service, workers, app.process.pid)
+    lines = app.otelperf_lines()
+    duration = "http.server.request.duration"
+    master = f"{duration}: recorded through the SDK's public Histogram.record: an API proxy whose meter provider"
+    direct = {
+        pid
+        for pid in workers
+        if f"{duration}: recorded directly into the SDK's aggregations (pid {pid})" in "\n".join(lines)
+    }
+    startup_lines = [line for line in lines if f"otelperf {__version__} on in pid" in line]
+    assert len(startup_lines) == 2, lines
+    if fast_paths:
+        assert any(master in line for line in lines), lines
+        assert direct == workers, lines
+        assert all(
+            "fast paths on: histograms, exemplars, context, spans, grpc_export" in line for line in startup_lines
+        )
+    else:
+        assert direct == set(), lines
+        assert all(line.endswith("; fast paths off (OTELPERF_FAST_PATHS=false)") for line in startup_lines), lines
 
 
 def test_uvicorn_reload_is_instrumented_and_explained(start_app: StartApp, collector: Collector) -> None:
