@@ -6,25 +6,36 @@
 # Installs (each only when missing): Debian's redis-server, PostgreSQL 15 and Prometheus, a virtualenv with
 # otelperf[test] under $OTELPERF_CACHE_DIR, and the otelperf collector built from
 # collector-config/builder-manifest.yaml (cached there too, rebuilt when the manifest changes).
+#
+# --fast: lint, types, import contracts and tests/unit only (both passes; further arguments go to pytest);
+# no system packages, no collector, no services. It still builds the virtualenv when it is missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cache="${OTELPERF_CACHE_DIR:-$HOME/.cache/otelperf}"
 export OTELPERF_CACHE_DIR="$cache"
 mkdir -p "$cache"
+fast=false
+if [[ "${1:-}" == --fast ]]; then
+  fast=true
+  shift
+  set -- tests/unit "$@"
+fi
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "system packages"
-missing=()
-command -v redis-server >/dev/null || missing+=(redis-server)
-[[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql)
-command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
-if ((${#missing[@]})); then
-  sudo=""; [[ "$(id -u)" == 0 ]] || sudo="sudo"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-else
-  echo "redis-server, PostgreSQL 15 and Prometheus present"
+if ! $fast; then
+  step "system packages"
+  missing=()
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql)
+  command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+  if ((${#missing[@]})); then
+    sudo=""; [[ "$(id -u)" == 0 ]] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  else
+    echo "redis-server, PostgreSQL 15 and Prometheus present"
+  fi
 fi
 
 step "python environment"
@@ -45,17 +56,19 @@ fi
 export PATH="$venv/bin:$PATH"
 echo "virtualenv: $venv"
 
-step "collector"
-collector="$(bash collector-config/build.sh)"
-echo "collector: $collector"
-for config in collector-config/*.yaml; do
-  [[ "$config" == *builder-manifest.yaml ]] && continue
-  OTELPERF_TEST_GRPC_PORT=4317 OTELPERF_TEST_HTTP_PORT=4318 OTELPERF_TEST_HEALTH_PORT=13133 \
-    OTELPERF_TEST_OUT_DIR=/tmp "$collector" validate --config "$config"
-  echo "valid: $config"
-done
+if ! $fast; then
+  step "collector"
+  collector="$(bash collector-config/build.sh)"
+  echo "collector: $collector"
+  for config in collector-config/*.yaml; do
+    [[ "$config" == *builder-manifest.yaml ]] && continue
+    OTELPERF_TEST_GRPC_PORT=4317 OTELPERF_TEST_HTTP_PORT=4318 OTELPERF_TEST_HEALTH_PORT=13133 \
+      OTELPERF_TEST_OUT_DIR=/tmp "$collector" validate --config "$config"
+    echo "valid: $config"
+  done
 
-promtool check config prometheus/prometheus.yml
+  promtool check config prometheus/prometheus.yml
+fi
 
 step "lint"
 ruff check otelperf tests bench

@@ -1,4 +1,4 @@
-"""The SDK contract: every read of a private OpenTelemetry SDK or exporter name lives here.
+"""The SDK contract: every access to a private OpenTelemetry SDK, API or exporter name lives here.
 
 otelperf's hot paths read a few SDK internals that the public API would make them copy, clean or
 recompute on every span or measurement. Each concern is one module with a small typed API and a

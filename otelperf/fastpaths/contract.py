@@ -9,8 +9,8 @@ from the probe's answer, unless ``OTELPERF_FAST_PATHS=false`` forces the fast pa
 then take the public path. A probe that raises counts as "off", with the exception as the reason.
 
 A few internals have no public equivalent (rewriting an ended span, an exporter's temporality
-preference): their switches are not forcible. The setting leaves them on, and their probe only
-tells whether the SDK still offers them.
+preference, renewing providers in a forked child): their switches are not forcible. The setting
+leaves them on, and their probe only tells whether the installed SDK offers them.
 """
 
 from __future__ import annotations

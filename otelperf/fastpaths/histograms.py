@@ -114,8 +114,7 @@ class Streams:
         that a measurement costs one call here, not two (the probe compares them, meter enabled and
         disabled)."""
         config = self.histogram._meter_config
-        enabled: bool = config is None or config.is_enabled
-        return enabled
+        return config is None or config.is_enabled
 
     def _matches(self) -> list[Any]:
         instrument = self.histogram

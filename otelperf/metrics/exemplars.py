@@ -73,9 +73,7 @@ class LastInBucketReservoir(ExemplarReservoir):
 def _span_context(context: Context | None, key: str | None) -> SpanContext | None:
     """The valid span context of the span in ``context``, if there is one (read as
     ``fastpaths.context.span_in`` reads it)."""
-    span: Any = None
-    if context is not None:
-        span = context.get(key) if key is not None else get_current_span(context)
+    span: Any = (context.get(key) if key is not None else get_current_span(context)) if context is not None else None
     try:
         span_context: SpanContext = span.get_span_context()
     except AttributeError:  # no span, or not a span

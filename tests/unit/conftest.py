@@ -21,9 +21,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otelperf import fastpaths
+from otelperf import fastpaths, startup
 from otelperf.fastpaths import contract
 from otelperf.fastpaths.contract import FastPath, Switch
+from otelperf.process.roles import ProcessRole, RoleDecision
+from otelperf.settings import load_settings
 from tests.sdk_points import Point, read_points
 
 __all__ = ["Point", "Signals", "read_points", "switched"]
@@ -58,6 +60,17 @@ def signals() -> Iterator[Signals]:
     meter_provider = MeterProvider(metric_readers=[reader])
     yield Signals(tracer_provider, meter_provider, spans, reader)
     meter_provider.shutdown()
+
+
+@pytest.fixture
+def serving() -> Iterator[startup.StartupState]:
+    """The startup state of a serving process with default settings, in place of the global one."""
+    saved = startup.STATE
+    startup.STATE = startup.StartupState(
+        settings=load_settings({}), role=RoleDecision(ProcessRole.SERVER, "uvicorn", "serves requests")
+    )
+    yield startup.STATE
+    startup.STATE = saved
 
 
 _SWITCHES = {switch.name: switch for switch in (*fastpaths.FAST_PATHS, *fastpaths.CONTRACTS)}
