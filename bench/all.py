@@ -67,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", type=Path, required=True)
     parser.add_argument("--skip", action="append", default=[], choices=PARTS)
+    parser.add_argument("--endpoint", action="append", default=[], help="overhead.py's and tail.py's (default: both)")
     parser.add_argument("--rounds", default="3", help="overhead.py's rounds")
     parser.add_argument("--fixed-seconds", default="30", help="overhead.py's fixed-rate window")
     parser.add_argument("--pairs", default="12", help="tail.py's window pairs per variant")
@@ -74,6 +75,7 @@ def main() -> None:
     write = ["--write", str(args.write.resolve())]
     work = Path(tempfile.mkdtemp(prefix="otelperf-bench-all-"))
     started = time.monotonic()
+    endpoints = [option for name in args.endpoint for option in ("--endpoint", name)]
     if "instructions" not in args.skip:
         run("instructions.py", "--endpoint", "light", *write)
     if "micro" not in args.skip:
@@ -81,11 +83,11 @@ def main() -> None:
     if "profiling_cost" not in args.skip:
         run("profiling_cost.py", *write)
     if "overhead" not in args.skip:
-        timing = ["--rounds", args.rounds, "--fixed-seconds", args.fixed_seconds]
+        timing = ["--rounds", args.rounds, "--fixed-seconds", args.fixed_seconds, *endpoints]
         run("overhead.py", *timing, "--summary", str(work / "overhead.json"), *write)
     if "tail" not in args.skip:
         only = [option for name in TAIL_VARIANTS for option in ("--only", name)]
-        run("tail.py", *only, "--pairs", args.pairs, "--summary", str(work / "tail.json"), *write)
+        run("tail.py", *only, *endpoints, "--pairs", args.pairs, "--summary", str(work / "tail.json"), *write)
     if (work / "overhead.json").exists() and (work / "tail.json").exists():
         overhead = json.loads((work / "overhead.json").read_text())["light"]
         tail = json.loads((work / "tail.json").read_text())["light"]
