@@ -170,7 +170,7 @@ class Pipeline:
         trace.set_tracer_provider(self.tracer_provider)
         metrics.set_meter_provider(self.meter_provider)
         if self.local_reader is not None:
-            self.gauge_history = GaugeHistory(self.local_reader)
+            self.gauge_history = GaugeHistory(self.local_reader, interval_s=settings.local_history_interval_s)
             self.gauge_history.start()
 
     def _build_tracer_provider(self) -> TracerProvider:
@@ -180,7 +180,11 @@ class Pipeline:
             provider.add_span_processor(ProfileSpanProcessor(link_spans=self.profiler.labels))
         provider.add_span_processor(SanitizingSpanProcessor())
         provider.add_span_processor(
-            NPlusOneSpanProcessor(settings.n_plus_one_min_count, settings.n_plus_one_min_duration_s)
+            NPlusOneSpanProcessor(
+                settings.n_plus_one_min_count,
+                settings.n_plus_one_min_duration_s,
+                min_share=settings.n_plus_one_min_share,
+            )
         )
         if settings.traces_exporter == "otlp":
             health = ExportHealth("traces", settings.endpoint_for("traces"))

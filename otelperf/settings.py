@@ -295,7 +295,17 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "n_plus_one_min_duration_s",
         0.05,
         _parse_seconds,
-        "Total seconds those executions must take to be reported as an N+1.",
+        "Total seconds those executions must take to be reported as an N+1 (Sentry's criterion), unless they "
+        "span `OTELPERF_N_PLUS_ONE_MIN_SHARE` of the request.",
+    ),
+    SettingSpec(
+        "OTELPERF_N_PLUS_ONE_MIN_SHARE",
+        "n_plus_one_min_share",
+        0.5,
+        _parse_ratio,
+        "Share of the request's duration, from the first execution's start to the last one's end, from which "
+        "those executions are an N+1 however short they are (fast local databases); 1 leaves only the "
+        "total-duration criterion. See docs/rules.md.",
     ),
     SettingSpec(
         "OTELPERF_EVENT_LOOP_LAG_INTERVAL",
@@ -318,6 +328,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         False,
         _parse_bool,
         "Keep a copy of the metrics in-process (`otelperf.local_metrics()`), as the demo does.",
+    ),
+    SettingSpec(
+        "OTELPERF_LOCAL_HISTORY_INTERVAL",
+        "local_history_interval_s",
+        5.0,
+        _parse_seconds,
+        "Seconds between samples of the in-process copy kept for averages, report windows and charts.",
     ),
     SettingSpec(
         "OTELPERF_RULES_FILE",
@@ -430,9 +447,11 @@ class Settings:
     db_slow_query_threshold_s: float = 0.5
     n_plus_one_min_count: int = 5
     n_plus_one_min_duration_s: float = 0.05
+    n_plus_one_min_share: float = 0.5
     event_loop_lag_interval_s: float = 0.5
     gc_freeze: bool = True
     local_metrics: bool = False
+    local_history_interval_s: float = 5.0
     rules_file: str | None = None
     profiling_enabled: bool | None = None
     pyroscope_endpoint: str | None = None

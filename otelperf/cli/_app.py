@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from otelperf import semconv
-from otelperf.cli import demo as demo_command
 from otelperf.cli import doctor as doctor_command
 from otelperf.cli import report as report_command
 from otelperf.settings import settings_table
@@ -154,14 +153,54 @@ def load(
     concurrency: Annotated[int, typer.Option(help="Concurrent simulated clients.")] = 4,
 ) -> None:
     """Load a running demo service with realistic traffic (what docker compose's loadgen runs)."""
+    from otelperf.cli import demo as demo_command
+
     raise typer.Exit(demo_command.run_load(url, duration_s=duration, concurrency=concurrency))
 
 
+def _problems_help() -> str:
+    from otelperf.demo.scenario import PROBLEMS
+
+    listed = "; ".join(f"{name}: {route} {what}" for name, (route, what, _) in PROBLEMS.items())
+    return f"Problems to plant, comma-separated (all, the default; or none). {listed}."
+
+
 @app.command()
-def demo(
+def demo(  # noqa: PLR0917 - typer options
+    problems: Annotated[str, typer.Option(help=_problems_help())] = "all",
+    healthy: Annotated[bool, typer.Option("--healthy", help="Plant no problem (--problems none).")] = False,
     duration: Annotated[float, typer.Option(help="Seconds of load to generate.")] = 20.0,
-    concurrency: Annotated[int, typer.Option(help="Concurrent simulated clients.")] = 8,
+    rate: Annotated[float, typer.Option(help="Requests per second, sent whatever the service does.")] = 20.0,
+    concurrency: Annotated[int, typer.Option(help="Most requests in flight at once.")] = 32,
     port: Annotated[int, typer.Option(help="Port of the demo service (0: any free port).")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="The HTML report to write (a .json beside it); default: otelperf-demo-report.html in the temp folder."
+        ),
+    ] = None,
 ) -> None:
-    """Run the sample shop service under otelperf, load it, and summarise what was observed."""
-    raise typer.Exit(demo_command.run_demo(duration_s=duration, concurrency=concurrency, port=port))
+    """Run the sample shop under otelperf with problems planted, load it, and report what was found.
+
+    The shop has five problems built in, all planted unless --problems or --healthy says otherwise.
+    At the end: what the clients saw, what otelperf measured, the performance report (score, grade,
+    ranked recommendations with their evidence) and the path of the same report as an HTML page.
+    Profiles: to Pyroscope when OTELPERF_PYROSCOPE_ENDPOINT is set, else to a receiver in this
+    process, so the report names each route's top functions either way.
+    """
+    from otelperf.cli import demo as demo_command
+    from otelperf.demo.scenario import parse_problems
+
+    try:
+        planted = frozenset() if healthy else parse_problems(problems.split(","))
+    except ValueError as exc:
+        typer.secho(f"otelperf demo: --problems: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    if healthy and problems != "all":
+        typer.secho("otelperf demo: --healthy plants no problem; drop --problems", err=True, fg="red")
+        raise typer.Exit(2)
+    raise typer.Exit(
+        demo_command.run_demo(
+            duration_s=duration, rate_per_s=rate, concurrency=concurrency, port=port, problems=planted, out=out
+        )
+    )

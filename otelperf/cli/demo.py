@@ -7,6 +7,7 @@ telemetry goes there too; otherwise the service keeps it in-process only and the
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -25,11 +26,19 @@ from rich.table import Table
 
 from otelperf._net import tcp_check
 from otelperf.demo.load import LoadResult, generate_load
+from otelperf.demo.scenario import DEFAULT_PROBLEMS
+from otelperf.profiling.receiver import ProfileReceiver
 from otelperf.rules.render import print_table
 from otelperf.rules.report import Report
 from otelperf.settings import load_settings
 
 console = Console()
+
+# Requests per second, arriving whatever the service does (an open loop), and the most in flight:
+# a healthy shop serves this with room to spare, so what the report finds is what was planted.
+DEFAULT_RATE = 20.0
+DEFAULT_CONCURRENCY = 32
+SETTLE_S = 1.0
 
 
 def _free_port() -> int:
@@ -47,11 +56,14 @@ def _script(name: str) -> str:
     raise FileNotFoundError(f"{name} is not installed next to {sys.executable}")
 
 
-def demo_environment(port: int) -> tuple[dict[str, str], str]:
+def demo_environment(problems: frozenset[str]) -> tuple[dict[str, str], str]:
     """The service's environment, and where its telemetry goes (for the summary)."""
     env = dict(os.environ)
     env.setdefault("OTEL_SERVICE_NAME", "otelperf-demo")
     env["OTELPERF_LOCAL_METRICS"] = "true"
+    # Samples of the in-process copy twice a second: the report covers the load's window to within it.
+    env.setdefault("OTELPERF_LOCAL_HISTORY_INTERVAL", "0.5")
+    env["DEMO_PROBLEMS"] = ",".join(sorted(problems)) or "none"
     env["PYTHONUNBUFFERED"] = "1"
     settings = load_settings(env)
     endpoint = settings.endpoint_for("traces")
@@ -83,10 +95,26 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path, time
     raise RuntimeError(f"the demo service did not answer within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> int:
+def run_demo(
+    duration_s: float = 20.0,
+    *,
+    rate_per_s: float = DEFAULT_RATE,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    port: int = 0,
+    problems: frozenset[str] = frozenset(DEFAULT_PROBLEMS),
+    out: Path | None = None,
+) -> int:
+    """Run the shop with ``problems`` planted, load it, print what was seen and the report, and write
+    the report as HTML and JSON (``out``, default: ``otelperf-demo-report.html`` in the temp folder)."""
     port = port or _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env, destination = demo_environment(port)
+    env, destination = demo_environment(problems)
+    receiver = None
+    if not load_settings(env).pyroscope_endpoint:
+        # No Pyroscope: the agent uploads to this process instead, every second (the report comes first).
+        receiver = ProfileReceiver().start()
+        env["OTELPERF_PYROSCOPE_ENDPOINT"] = receiver.endpoint
+        env.setdefault("OTELPERF_PROFILING_UPLOAD_INTERVAL", "1")
     log = Path(tempfile.mkstemp(prefix="otelperf-demo-", suffix=".log")[1])
     command = [
         _script("opentelemetry-instrument"),
@@ -98,16 +126,25 @@ def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> i
         str(port),
         "--no-access-log",
     ]
+    planted = ", ".join(sorted(problems)) or "none (--healthy)"
     console.print(f"[bold]otelperf demo[/bold]: starting the shop service on {base_url} under opentelemetry-instrument")
+    console.print(f"planted problems: {planted}")
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         health = _wait_ready(base_url, process, log)
-        console.print(f"service ready: cache={health['cache']}, database={health['database']}; telemetry {destination}")
-        result = _run_load(base_url, duration_s, concurrency)
+        profiles = "a local receiver (no Pyroscope configured)" if receiver else env["OTELPERF_PYROSCOPE_ENDPOINT"]
+        console.print(
+            f"service ready: cache={health['cache']}, database={health['database']}; telemetry {destination}; "
+            f"profiles to {profiles}"
+        )
+        # Let start-up settle (the heap freeze, the first samples) outside the report's window.
+        time.sleep(SETTLE_S)
+        started = time.time()
+        result = _run_load(base_url, duration_s, rate_per_s, concurrency)
         # A slow machine may still be draining the load's last requests: give the service time.
         server_metrics = httpx.get(f"{base_url}/demo/telemetry", timeout=30.0).json()
-        report = _fetch_report(base_url)
+        report = _fetch_report(base_url, started, started + (result.sending_s or result.duration_s))
     except RuntimeError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         return 1
@@ -118,16 +155,35 @@ def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> i
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if receiver is not None:
+            receiver.stop()
     print_summary(result, server_metrics, log)
     if report is not None:
         print_table(report, console)
+        html, data = _write_report(report, out)
+        console.print(f"[bold]HTML report:[/bold] {html}  (JSON: {data})")
     return 0 if result.requests and result.errors < result.requests else 1
 
 
-def _fetch_report(base_url: str) -> Report | None:
-    """The service's in-process performance report (``GET /performance/report``)."""
+def _write_report(report: Report, out: Path | None) -> tuple[Path, Path]:
+    from otelperf.rules.html import to_html
+
+    html = (out or Path(tempfile.gettempdir()) / "otelperf-demo-report.html").resolve()
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(to_html(report), encoding="utf-8")
+    data = html.with_suffix(".json")
+    data.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return html, data
+
+
+def _fetch_report(base_url: str, since: float, until: float) -> Report | None:
+    """The service's in-process performance report over the time the load was sent, with charts."""
     try:
-        response = httpx.get(f"{base_url}/performance/report", timeout=30.0)
+        response = httpx.get(
+            f"{base_url}/performance/report",
+            params={"since": f"{since:.3f}", "until": f"{until:.3f}", "charts": "true"},
+            timeout=60.0,
+        )
         return Report.from_dict(response.json()) if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError) as exc:
         console.print(f"[yellow]no performance report:[/yellow] {exc}")
@@ -147,7 +203,7 @@ def run_load(base_url: str, duration_s: float = 60.0, concurrency: int = 4) -> i
         return 0
 
 
-def _run_load(base_url: str, duration_s: float, concurrency: int) -> LoadResult:
+def _run_load(base_url: str, duration_s: float, rate_per_s: float, concurrency: int) -> LoadResult:
     columns = (TextColumn("load"), BarColumn(), TextColumn("{task.fields[requests]} requests"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("load", total=duration_s, requests=0)
@@ -155,7 +211,7 @@ def _run_load(base_url: str, duration_s: float, concurrency: int) -> LoadResult:
         def update(elapsed: float, requests: int) -> None:
             progress.update(task, completed=min(elapsed, duration_s), requests=requests)
 
-        return asyncio.run(generate_load(base_url, duration_s, concurrency, on_progress=update))
+        return asyncio.run(generate_load(base_url, duration_s, concurrency, on_progress=update, rate_per_s=rate_per_s))
 
 
 def _ms(seconds: float) -> str:

@@ -9,12 +9,13 @@ It exercises every kind of activity otelperf observes, on embedded defaults:
 
 Run it under otelperf: ``opentelemetry-instrument uvicorn otelperf.demo.app:app``.
 
-``DEMO_PROBLEMS`` (comma-separated) injects the problems the performance rules must find:
-``n_plus_one`` (categories load their items one by one), ``slow_query`` (categories run an
-unindexed cross join, sized at start-up to take 0.6 s alone), ``cold_cache`` (cache keys
-never repeat), ``saturated_pool`` (one worker for the report pool, each task waiting on a slow
-downstream call) and ``blocking_coroutine`` (the async report endpoint sleeps synchronously on
-the event loop).
+``DEMO_PROBLEMS`` (comma-separated, see ``otelperf.demo.scenario``; unset: none) plants the
+problems the performance rules must find, each on its own route so that each shows in its own
+signal: ``n_plus_one`` (category listings load their items one by one), ``slow_query`` (recent
+orders run an unindexed cross join, sized at start-up to take 0.6 s alone), ``cold_cache``
+(item cache keys never repeat), ``saturated_pool`` (reports wait for the one worker of their
+pool, each task waiting on a slow downstream call) and ``blocking_coroutine`` (an order renders
+its invoice with CPU-bound code on the event loop, sized at start-up to take 0.3 s).
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import otelperf
+from otelperf.demo.scenario import CATALOGUE_SIZE, CATEGORIES, problems_from_env
 from otelperf.instrumentation.cache.memory import MeteredCache
 from otelperf.rules.router import performance_router
 
-CATALOGUE_SIZE = 500
-PROBLEMS = frozenset(filter(None, (p.strip() for p in os.environ.get("DEMO_PROBLEMS", "").split(","))))
-KNOWN_PROBLEMS = frozenset({"n_plus_one", "slow_query", "cold_cache", "saturated_pool", "blocking_coroutine"})
-if PROBLEMS - KNOWN_PROBLEMS:
-    raise SystemExit(f"DEMO_PROBLEMS: unknown {sorted(PROBLEMS - KNOWN_PROBLEMS)}; known: {sorted(KNOWN_PROBLEMS)}")
+try:
+    PROBLEMS = problems_from_env(os.environ)
+except ValueError as error:
+    raise SystemExit(f"DEMO_PROBLEMS: {error}") from None
 
 
 class Base(DeclarativeBase):
@@ -136,10 +137,14 @@ def _seed(engine: Engine) -> None:
         if session.scalar(select(func.count()).select_from(Item)):
             return
         rng = random.Random(7)
-        categories = ["books", "games", "garden", "kitchen", "music"]
         session.add_all(
-            Item(id=i, name=f"item-{i}", price_cents=rng.randint(100, 20_000), category=rng.choice(categories))
+            Item(id=i, name=f"item-{i}", price_cents=rng.randint(100, 20_000), category=rng.choice(CATEGORIES))
             for i in range(1, CATALOGUE_SIZE + 1)
+        )
+        # Orders to list from the first request on (the load adds more).
+        session.add_all(
+            Order(item_id=rng.randint(1, CATALOGUE_SIZE), quantity=1, customer_email=f"customer{i}@example.com")
+            for i in range(1, RECENT_ORDERS + 1)
         )
         session.commit()
 
@@ -148,14 +153,17 @@ def _sqlite_wal(connection: Any, _record: Any) -> None:
     connection.execute("PRAGMA journal_mode=WAL")
 
 
-HOT_ITEMS = 50  # the load generator's hot set: most reads ask for items 1 to 50
+RECENT_ORDERS = 10  # orders listed by /orders/recent
+
+
+CACHE_TTL_S = 600
 
 
 def _warm_cache(shop: Shop) -> None:
-    """Cache warming at start-up, as production services do: the hot set is cached before traffic."""
+    """Cache warming at start-up, as production services do: the catalogue is cached before traffic."""
     with Session(shop.engine) as session:
-        for item in session.scalars(select(Item).where(Item.id <= HOT_ITEMS)):
-            shop.cache.set(f"item:{item.id}", f"{item.name}|{item.price_cents}|{item.category}", ttl_s=30)
+        for item in session.scalars(select(Item)):
+            shop.cache.set(f"item:{item.id}", f"{item.name}|{item.price_cents}|{item.category}", ttl_s=CACHE_TTL_S)
 
 
 class Shop:
@@ -167,7 +175,8 @@ class Shop:
         self.cache = _connect_cache()
         workers = 1 if "saturated_pool" in PROBLEMS else 4
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-cpu")
-        self.slow_query_repeat = SLOW_QUERY_PROBE_PASSES  # sized at start-up when the slow query is injected
+        self.slow_query_repeat = SLOW_QUERY_PROBE_PASSES  # sized at start-up when the slow query is planted
+        self.invoice_rounds = INVOICE_PROBE_ROUNDS  # sized at start-up when the blocking coroutine is planted
 
 
 @asynccontextmanager
@@ -176,6 +185,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     _seed(shop.engine)
     if "slow_query" in PROBLEMS:
         shop.slow_query_repeat = _slow_query_repeat(shop.engine)
+    if "blocking_coroutine" in PROBLEMS:
+        shop.invoice_rounds = _invoice_rounds()
     _warm_cache(shop)
     app.state.shop = shop
     yield
@@ -216,23 +227,25 @@ async def get_item(item_id: int) -> dict[str, Any]:
     item = _load_item(item_id)
     if item is None:
         raise HTTPException(404, "no such item")
-    current.cache.set(key, f"{item['name']}|{item['price_cents']}|{item['category']}", ttl_s=30)
+    current.cache.set(key, f"{item['name']}|{item['price_cents']}|{item['category']}", ttl_s=CACHE_TTL_S)
     return {**item, "cached": False}
 
 
 @app.get("/categories/{category}")
 def list_category(category: str, limit: int = 20) -> dict[str, Any]:
-    """A sync endpoint: Starlette runs it in its thread pool."""
+    """A sync endpoint (Starlette runs it in its thread pool): one query, or (``n_plus_one``) the
+    ids first and then one query per item."""
     shop = _shop()
     with Session(shop.engine) as session:
-        if "slow_query" in PROBLEMS:
-            session.execute(_SLOW_QUERY, {"category": category, "repeat": shop.slow_query_repeat}).scalar()
-        rows = session.execute(
-            select(Item.id, Item.name).where(Item.category == category).order_by(Item.price_cents).limit(limit)
-        ).all()
-        if "n_plus_one" in PROBLEMS:
-            ids = session.execute(select(Item.id).where(Item.category == category).limit(limit)).scalars().all()
-            rows = [session.execute(select(Item.id, Item.name).where(Item.id == i)).one() for i in ids]
+        if "n_plus_one" not in PROBLEMS:
+            rows = session.execute(
+                select(Item.id, Item.name).where(Item.category == category).order_by(Item.price_cents).limit(limit)
+            ).all()
+        else:
+            ids = session.execute(
+                select(Item.id).where(Item.category == category).order_by(Item.price_cents).limit(limit)
+            ).scalars()
+            rows = [session.execute(select(Item.id, Item.name).where(Item.id == i)).one() for i in ids.all()]
     return {"category": category, "items": [{"id": row.id, "name": row.name} for row in rows]}
 
 
@@ -269,14 +282,49 @@ async def create_order(item_id: int, quantity: int = 1) -> dict[str, Any]:
             order = Order(item_id=item_id, quantity=quantity, customer_email=email)
             session.add(order)
             session.commit()
-            return {"order_id": order.id}
+            order_id = order.id
     except Exception as exc:
         raise HTTPException(503, "could not store the order") from exc
+    if "blocking_coroutine" in PROBLEMS and order_id % INVOICE_EVERY == 0:
+        # CPU-bound work called straight from the coroutine: every request on this loop waits.
+        return {"order_id": order_id, "invoice": render_invoice(order_id, current.invoice_rounds)}
+    return {"order_id": order_id}
+
+
+def render_invoice(order_id: int, rounds: int) -> str:
+    """The invoice's signature: ``rounds`` chained SHA-256 digests (pure CPU, holding the GIL in between)."""
+    digest = f"invoice-{order_id}".encode()
+    for _ in range(rounds):
+        digest = hashlib.sha256(digest).digest()
+    return digest.hex()[:16]
+
+
+# Every tenth order is a wholesale order whose invoice is rendered in the coroutine, for about this
+# long on any machine: longer than the loop-lag probe's interval (0.5 s) plus the 200 ms from which
+# the event-loop-lag rule calls the loop blocked, so that every such block is seen by a probe.
+INVOICE_EVERY = 10
+INVOICE_TARGET_S = 0.8
+INVOICE_PROBE_ROUNDS = 20_000
+
+
+def _invoice_rounds() -> int:
+    """How many digest rounds make ``INVOICE_TARGET_S``, timed once at start-up (best of three)."""
+    elapsed = min(_timed(render_invoice, 0, INVOICE_PROBE_ROUNDS) for _ in range(3))
+    return max(INVOICE_PROBE_ROUNDS, math.ceil(INVOICE_PROBE_ROUNDS * INVOICE_TARGET_S / max(elapsed, 1e-4)))
+
+
+def _timed(function: Any, *args: Any) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+DOWNSTREAM_S = 0.5  # the slow downstream call each task of the saturated pool waits for
 
 
 def _price_digest(seed: int, rounds: int) -> str:
     if "saturated_pool" in PROBLEMS:
-        time.sleep(0.15)  # a slow downstream call made from the pool's only worker
+        time.sleep(DOWNSTREAM_S)  # a slow downstream call made from the pool's only worker
     digest = str(seed).encode()
     for _ in range(rounds):
         digest = hashlib.sha256(digest).digest()
@@ -289,24 +337,29 @@ async def category_report(category: str) -> dict[str, Any]:
     current = _shop()
     with Session(current.engine) as session:
         total = session.scalar(select(func.sum(Item.price_cents)).where(Item.category == category)) or 0
-    if "blocking_coroutine" in PROBLEMS:
-        time.sleep(0.3)  # a synchronous call inside a coroutine: the whole event loop waits
-        return {"category": category, "total_cents": total, "digest": _price_digest(total, 2_000)}
     loop = asyncio.get_running_loop()
     digest = await loop.run_in_executor(current.pool, _price_digest, total, 2_000)
     return {"category": category, "total_cents": total, "digest": digest}
 
 
 @app.get("/orders/recent")
-def recent_orders(limit: int = 8) -> dict[str, Any]:
-    """The latest orders with their items, loaded one by one: a classic N+1 (otelperf flags it)."""
-    with Session(_shop().engine) as session:
-        orders = session.execute(select(Order).order_by(Order.id.desc()).limit(limit)).scalars().all()
-        lines = []
-        for order in orders:
-            item = session.execute(select(Item).where(Item.id == order.item_id)).scalar_one()
-            lines.append({"order": order.id, "item": item.name, "quantity": order.quantity})
-    return {"orders": lines}
+def recent_orders(limit: int = RECENT_ORDERS) -> dict[str, Any]:
+    """The latest orders with their items (one join); ``slow_query`` adds an unindexed cross join
+    that counts related items."""
+    shop = _shop()
+    with Session(shop.engine) as session:
+        rows = session.execute(
+            select(Order.id, Order.quantity, Item.name)
+            .join(Item, Item.id == Order.item_id)
+            .order_by(Order.id.desc())
+            .limit(limit)
+        ).all()
+        related = None
+        if "slow_query" in PROBLEMS:
+            # The same category as the start-up timing: the same duration on every call.
+            related = session.execute(_SLOW_QUERY, {"category": "books", "repeat": shop.slow_query_repeat}).scalar()
+    lines = [{"order": row.id, "item": row.name, "quantity": row.quantity} for row in rows]
+    return {"orders": lines, "related": related}
 
 
 @app.get("/healthz")

@@ -23,6 +23,8 @@ from otelperf.rules.model import CATEGORIES, Measure, Rule, RuleError, Term, Thr
 __all__ = ["TEMPLATE_FIELDS", "load_catalog", "load_rules"]
 
 TEMPLATE_FIELDS = frozenset({"value", "worst", "worst_value", "good", "warn", "bad", "title"})
+# ``{worst_labels[<attribute of by>]}``: one attribute of the worst group (a route, a statement).
+LABEL_FIELD = "worst_labels"
 _RULE_KEYS: dict[str, type | tuple[type, ...]] = {
     "id": str,
     "category": str,
@@ -45,11 +47,12 @@ _UNITS = ("s", "ratio", "per_request", "per_s", "per_hour", "score")
 _MEASURE_KEYS = {
     "quantile": {"metric", "where", "quantile"},
     "apdex": {"metric", "where", "t"},
+    "share_above": {"metric", "where", "bound"},
     "ratio": {"numerator", "denominator", "missing_numerator_is_zero"},
     "trend": {"metric", "where", "relative", "min_history"},
     "promql": {"expr"},
 }
-_TERM_KEYS = {"metric", "field", "where", "aggregation"}
+_TERM_KEYS = {"metric", "field", "where", "aggregation", "match_on"}
 
 
 class _Errors:
@@ -171,8 +174,12 @@ def _build_rule(raw: dict[str, Any], errors: _Errors, source: str) -> Rule | Non
         errors.add(rule_id, "by", "must be a list of attribute names")
     thresholds = _thresholds(raw["thresholds"], rule_id, errors)
     measure = _measure(raw["measure"], rule_id, errors)
+    for side in ("numerator", "denominator"):
+        term = getattr(measure, side, None)
+        if term is not None and term.match_on is not None and not set(term.match_on) < set(by):
+            errors.add(rule_id, f"measure.{side}.match_on", "must name some (not all) of the attributes in by")
     for template_field in ("recommendation", "why"):
-        _check_template(raw[template_field], rule_id, template_field, errors)
+        _check_template(raw[template_field], rule_id, template_field, errors, by)
     if len(errors.messages) > before or thresholds is None or measure is None:
         return None
     return Rule(
@@ -248,6 +255,13 @@ def _measure(raw: dict[str, Any], rule_id: str, errors: _Errors) -> Measure | No
         if len(errors.messages) > before:
             return None
         return Measure(kind="quantile", metric=metric, where=where, quantile=quantile)
+    if kind == "share_above":
+        bound = raw.get("bound")
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or bound <= 0:
+            errors.add(rule_id, "measure.bound", "required: a positive number of seconds (a bucket bound)")
+        if len(errors.messages) > before:
+            return None
+        return Measure(kind="share_above", metric=metric, where=where, bound=float(cast(float, bound)))
     if kind == "apdex":
         t = raw.get("t", 0.1)
         if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
@@ -286,9 +300,21 @@ def _term(raw: Any, rule_id: str, field: str, errors: _Errors) -> Term | None:
     if aggregation not in ("sum", "avg", "max"):
         errors.add(rule_id, f"{field}.aggregation", "must be sum, avg or max")
     where = _where(raw.get("where", {}), rule_id, f"{field}.where", errors)
+    match_on = raw.get("match_on")
+    if match_on is not None and (
+        not isinstance(match_on, list) or not all(isinstance(item, str) and item for item in match_on)
+    ):
+        errors.add(rule_id, f"{field}.match_on", "must be a list of attribute names (some of by)")
+        match_on = None
     if not metric or term_field not in ("count", "sum", "rate", "gauge"):
         return None
-    return Term(metric=metric, field=term_field, where=where, aggregation=aggregation)
+    return Term(
+        metric=metric,
+        field=term_field,
+        where=where,
+        aggregation=aggregation,
+        match_on=tuple(match_on) if match_on is not None else None,
+    )
 
 
 def _metric(raw: Any, rule_id: str, field: str, errors: _Errors) -> str:
@@ -310,12 +336,16 @@ def _where(raw: Any, rule_id: str, field: str, errors: _Errors) -> tuple[tuple[s
     return tuple(sorted(raw.items()))
 
 
-def _check_template(text: str, rule_id: str, field: str, errors: _Errors) -> None:
+def _check_template(text: str, rule_id: str, field: str, errors: _Errors, by: list[str]) -> None:
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
     except ValueError as exc:
         errors.add(rule_id, field, f"not a valid template ({exc}); write literal braces as {{{{ }}}}")
         return
+    for name in [name for name in names if name.startswith(f"{LABEL_FIELD}[")]:
+        names.discard(name)
+        if not name.endswith("]") or name[len(LABEL_FIELD) + 1 : -1] not in by:
+            errors.add(rule_id, field, f"{{{name}}}: {LABEL_FIELD}[...] takes an attribute of by ({', '.join(by)})")
     unknown = names - TEMPLATE_FIELDS
     if unknown:
         errors.add(
@@ -346,6 +376,8 @@ def _as_raw(rule: Rule) -> dict[str, Any]:
             raw_measure["quantile"] = measure.quantile
         elif measure.kind == "apdex":
             raw_measure["t"] = measure.apdex_t
+        elif measure.kind == "share_above":
+            raw_measure["bound"] = measure.bound
         else:
             raw_measure.update(relative=measure.relative, min_history=measure.min_history_s)
     return {
@@ -368,4 +400,7 @@ def _as_raw(rule: Rule) -> dict[str, Any]:
 
 def _term_raw(term: Term | None) -> dict[str, Any]:
     assert term is not None
-    return {"metric": term.metric, "field": term.field, "where": dict(term.where), "aggregation": term.aggregation}
+    raw = {"metric": term.metric, "field": term.field, "where": dict(term.where), "aggregation": term.aggregation}
+    if term.match_on is not None:
+        raw["match_on"] = list(term.match_on)
+    return raw

@@ -1,11 +1,16 @@
-"""Rule values from a Prometheus server's HTTP API (instant queries), with ``httpx``."""
+"""Rule values from a Prometheus server's HTTP API (instant queries), with ``httpx``.
+
+``httpx`` is imported when a source is created, not with this module: the in-process report and
+``performance_router`` import the rules package without needing an HTTP client.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from otelperf.rules._names import PROMETHEUS_NAMES, label
 from otelperf.rules.model import Rule
@@ -33,6 +38,8 @@ class PrometheusSource:
         timeout_s: float = 10.0,
         client: httpx.Client | None = None,
     ) -> None:
+        import httpx
+
         self.url = url.rstrip("/")
         self.window = window
         self._client = client or httpx.Client(timeout=timeout_s)
@@ -59,6 +66,8 @@ class PrometheusSource:
         return values
 
     def query(self, expression: str) -> list[dict[str, Any]]:
+        import httpx
+
         try:
             response = self._client.get(f"{self.url}/api/v1/query", params={"query": expression})
         except httpx.HTTPError as exc:

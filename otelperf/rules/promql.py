@@ -26,16 +26,29 @@ def render(rule: Rule, *, selector: str, window: str, group: tuple[str, ...]) ->
         return f"histogram_quantile({measure.quantile}, sum by ({buckets}) (rate({metric}[{window}])))"
     if measure.kind == "apdex":
         return _apdex(measure, selector, window, by)
+    if measure.kind == "share_above":
+        return _share_above(measure, selector, window, by)
     if measure.kind == "ratio":
         assert measure.numerator is not None
-        numerator = _term(measure.numerator, selector, window, by)
+        numerator = _term(measure.numerator, selector, window, _term_group(rule, measure.numerator, group))
         if measure.denominator is None:
             return numerator
-        denominator = _term(measure.denominator, selector, window, by)
+        below = _term_group(rule, measure.denominator, group)
+        denominator = _term(measure.denominator, selector, window, below)
         if measure.missing_numerator_is_zero:
             numerator = f"({numerator} or {denominator} * 0)"
+        if below != by:  # the denominator has fewer labels: one of it serves many numerator groups
+            return f"{numerator} / on ({below}) group_left {denominator}"
         return f"{numerator} / {denominator}"
     return _trend(measure, selector, window, by)
+
+
+def _term_group(rule: Rule, term: Term, group: tuple[str, ...]) -> str:
+    """The labels ``term`` is summed by: ``group``, less the rule's ``by`` labels it does not carry."""
+    if term.match_on is None:
+        return ", ".join(group)
+    dropped = {label(attribute) for attribute in rule.by} - {label(attribute) for attribute in term.match_on}
+    return ", ".join(name for name in group if name not in dropped)
 
 
 def render_overall(rule: Rule, *, selector: str, window: str, group: tuple[str, ...]) -> str:
@@ -60,6 +73,15 @@ def _apdex(measure: Measure, selector: str, window: str, by: str) -> str:
     return (
         f"(sum by ({by}) (rate({satisfied}[{window}])) + sum by ({by}) (rate({tolerating}[{window}]))) "
         f"/ 2 / sum by ({by}) (rate({total}[{window}]))"
+    )
+
+
+def _share_above(measure: Measure, selector: str, window: str, by: str) -> str:
+    below = _series(measure.metric, "_bucket", selector, measure.where, le=le_value(measure.bound))
+    total = _series(measure.metric, "_count", selector, measure.where)
+    return (
+        f"(sum by ({by}) (rate({total}[{window}])) - sum by ({by}) (rate({below}[{window}]))) "
+        f"/ sum by ({by}) (rate({total}[{window}]))"
     )
 
 
