@@ -71,7 +71,9 @@ def report(  # noqa: PLR0917 - typer options
         str | None, typer.Option(help="service.name (the job label); default: the only service in Prometheus.")
     ] = None,
     window: Annotated[str, typer.Option(help="PromQL range to evaluate over (5m, 15m, 1h).")] = "15m",
-    output_format: Annotated[str, typer.Option("--format", help="table, json or markdown.")] = "table",
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json, markdown or html (one self-contained page, with charts).")
+    ] = "table",
     fail_under: Annotated[
         float | None, typer.Option(help="Exit 1 when the overall score is under this (a CI gate after a load test).")
     ] = None,
@@ -82,14 +84,30 @@ def report(  # noqa: PLR0917 - typer options
         str | None,
         typer.Option(help="Pyroscope URL: slow routes name their top functions.", envvar="OTELPERF_PYROSCOPE_ENDPOINT"),
     ] = None,
-    grafana: Annotated[str, typer.Option(help="Grafana base URL for dashboard links.")] = "",
+    grafana: Annotated[str, typer.Option(help="Grafana base URL for dashboard, trace and profile links.")] = "",
+    baseline: Annotated[
+        str | None,
+        typer.Option(help="A previous report (--format json) to compare with: each rule that got worse is marked."),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(help="Points a rule's score may drop from the baseline before it counts as a regression.")
+    ] = 5.0,
+    fail_on_regression: Annotated[
+        bool, typer.Option("--fail-on-regression", help="Exit 1 when a rule regressed against --baseline.")
+    ] = False,
 ) -> None:
     """Score the service from Prometheus: a grade, category scores and ranked recommendations.
 
-    Exit code 1: the score is under --fail-under; 2: Prometheus or the rule file is unusable.
+    Exit code 1: a gate failed (the score is under --fail-under, or a rule regressed against
+    --baseline with --fail-on-regression); 2: Prometheus, the rule file or the baseline is unusable.
     """
-    if output_format not in ("table", "json", "markdown"):
-        typer.secho(f"otelperf report: --format {output_format!r}: use table, json or markdown", err=True, fg="red")
+    if output_format not in ("table", "json", "markdown", "html"):
+        typer.secho(
+            f"otelperf report: --format {output_format!r}: use table, json, markdown or html", err=True, fg="red"
+        )
+        raise typer.Exit(2)
+    if fail_on_regression and not baseline:
+        typer.secho("otelperf report: --fail-on-regression needs --baseline", err=True, fg="red")
         raise typer.Exit(2)
     raise typer.Exit(
         report_command.run_report(
@@ -101,6 +119,9 @@ def report(  # noqa: PLR0917 - typer options
             rules_file=rules,
             pyroscope=pyroscope,
             grafana=grafana,
+            baseline=baseline,
+            tolerance=tolerance,
+            fail_on_regression=fail_on_regression,
         )
     )
 

@@ -157,7 +157,7 @@ def run_demo(
                 process.kill()
         if receiver is not None:
             receiver.stop()
-    print_summary(result, server_metrics, log)
+    print_summary(result, server_metrics, log, local_profiles=receiver is not None)
     if report is not None:
         print_table(report, console)
         html, data = _write_report(report, out)
@@ -218,10 +218,13 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def print_summary(result: LoadResult, server_metrics: list[dict[str, Any]], log: Path) -> None:
+def print_summary(
+    result: LoadResult, server_metrics: list[dict[str, Any]], log: Path, *, local_profiles: bool = False
+) -> None:
+    abandoned = f", {result.abandoned} left unanswered" if result.abandoned else ""
     client = Table(
         title=f"What the clients saw ({result.requests} requests in {result.duration_s:.1f} s, "
-        f"{result.requests / result.duration_s:.0f} req/s)"
+        f"{result.requests / result.duration_s:.0f} req/s{abandoned})"
     )
     for column in ("route", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"):
         client.add_column(column, justify="left" if column == "route" else "right")
@@ -237,7 +240,7 @@ def print_summary(result: LoadResult, server_metrics: list[dict[str, Any]], log:
     console.print(client)
     console.print(server_table(server_metrics))
     console.print(signals_table(server_metrics))
-    console.print(flamegraph_hint())
+    console.print(flamegraph_hint(local_profiles))
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("otelperf:")]
     if lines:
         console.print("[bold]otelperf said[/bold] (service log: " + str(log) + ")")
@@ -319,7 +322,7 @@ def signals_table(points: list[dict[str, Any]]) -> Table:
     for point in _values(points, "otelperf.db.n_plus_one"):
         n_plus_one[point["attributes"].get("http.route", "?")] += int(point["value"])
     for route, occurrences in sorted(n_plus_one.items()):
-        table.add_row("N+1 queries", f"{route}: {occurrences} request(s) ran one statement 5+ times, 50+ ms in all")
+        table.add_row("N+1 queries", f"{route}: {occurrences} request(s) ran one statement 5+ times in a row")
     used = _sum(points, "db.client.connection.count", "value", db_client_connection_state="used")
     maximum = _sum(points, "db.client.connection.max", "value")
     waits = _values(points, "db.client.connection.wait_time")
@@ -356,8 +359,14 @@ def signals_table(points: list[dict[str, Any]]) -> Table:
     return table
 
 
-def flamegraph_hint() -> str:
+def flamegraph_hint(local_profiles: bool = False) -> str:
     """Where the demo's flamegraphs are, or how to get them."""
+    if local_profiles:
+        return (
+            "Profiles: received in this process (no Pyroscope configured); each route's top self-time functions "
+            "are in the report below. For flamegraphs, run Pyroscope (port 4040) and set "
+            "OTELPERF_PYROSCOPE_ENDPOINT=http://localhost:4040."
+        )
     settings = load_settings()
     service = os.environ.get("OTEL_SERVICE_NAME", "otelperf-demo")
     if settings.profiling_active and settings.pyroscope_endpoint:

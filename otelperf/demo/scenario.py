@@ -46,7 +46,7 @@ PROBLEMS: dict[str, tuple[str, str, str]] = {
     ),
     "saturated_pool": (
         "GET /report/{category}",
-        "hands its work to a one-worker pool whose tasks wait on a slow downstream call",
+        "hands its work to a one-worker pool whose tasks wait 0.7 s on a slow downstream call",
         "worker-pool-utilization",
     ),
     "blocking_coroutine": (

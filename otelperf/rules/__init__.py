@@ -45,9 +45,16 @@ def local_report(
     if since is None and window_s is not None:
         since = time.time() - window_s
     snapshots = local_snapshots()
-    current, baseline = window_points(local_metrics(), snapshots, local_baseline(), since, until)
+    fresh = local_metrics()
+    current, baseline = window_points(fresh, snapshots, local_baseline(), since, until)
     source = LocalSource(
-        current, local_gauge_history(), baseline=baseline, snapshots=snapshots, since=since, until=until
+        current,
+        local_gauge_history(),
+        baseline=baseline,
+        snapshots=snapshots,
+        since=since,
+        until=until,
+        exemplar_points=fresh,
     )
     settings = pipeline.settings
     lookup = None

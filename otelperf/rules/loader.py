@@ -47,7 +47,7 @@ _UNITS = ("s", "ratio", "per_request", "per_s", "per_hour", "score")
 _MEASURE_KEYS = {
     "quantile": {"metric", "where", "quantile"},
     "apdex": {"metric", "where", "t"},
-    "share_above": {"metric", "where", "bound"},
+    "share_above": {"metric", "where", "bound", "of"},
     "ratio": {"numerator", "denominator", "missing_numerator_is_zero"},
     "trend": {"metric", "where", "relative", "min_history"},
     "promql": {"expr"},
@@ -259,9 +259,14 @@ def _measure(raw: dict[str, Any], rule_id: str, errors: _Errors) -> Measure | No
         bound = raw.get("bound")
         if isinstance(bound, bool) or not isinstance(bound, (int, float)) or bound <= 0:
             errors.add(rule_id, "measure.bound", "required: a positive number of seconds (a bucket bound)")
+        share_of = raw.get("of", "count")
+        if share_of not in ("count", "time"):
+            errors.add(rule_id, "measure.of", "must be count (of the observations) or time (of their sum)")
         if len(errors.messages) > before:
             return None
-        return Measure(kind="share_above", metric=metric, where=where, bound=float(cast(float, bound)))
+        return Measure(
+            kind="share_above", metric=metric, where=where, bound=float(cast(float, bound)), share_of=share_of
+        )
     if kind == "apdex":
         t = raw.get("t", 0.1)
         if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
@@ -377,7 +382,7 @@ def _as_raw(rule: Rule) -> dict[str, Any]:
         elif measure.kind == "apdex":
             raw_measure["t"] = measure.apdex_t
         elif measure.kind == "share_above":
-            raw_measure["bound"] = measure.bound
+            raw_measure.update(bound=measure.bound, of=measure.share_of)
         else:
             raw_measure.update(relative=measure.relative, min_history=measure.min_history_s)
     return {

@@ -50,7 +50,10 @@ class LocalSource:
         snapshots: Sequence[tuple[float, Sequence[dict[str, Any]]]] = (),
         since: float | None = None,
         until: float | None = None,
+        exemplar_points: Sequence[dict[str, Any]] | None = None,
     ) -> None:
+        # Copies of the points keep no exemplars: those come from fresh points when given.
+        self._exemplar_points = exemplar_points if exemplar_points is not None else points
         self.points = (
             [_since(point, baseline_by_key) for point in points]
             if (baseline_by_key := {_key(point): point for point in baseline})
@@ -70,7 +73,7 @@ class LocalSource:
     def exemplar(self, metric: str, labels: dict[str, str]) -> dict[str, Any] | None:
         """The exemplar of the largest value among ``metric``'s series that carry ``labels``."""
         best: dict[str, Any] | None = None
-        for point in self.points:
+        for point in self._exemplar_points:
             if point["name"] != metric or any(str(point["attributes"].get(k)) != v for k, v in labels.items()):
                 continue
             for exemplar in point.get("exemplars", ()):
@@ -153,11 +156,22 @@ class LocalSource:
 
     def _share_above(self, measure: Measure, by: tuple[str, ...]) -> dict[Group, float]:
         values: dict[Group, float] = {}
+        sums = self._sums(measure.metric, measure.where, by) if measure.share_of == "time" else {}
         for group, (bounds, counts) in self._histograms(measure.metric, measure.where, by).items():
             total = sum(counts)
-            if total:
-                values[group] = (total - _cumulative(bounds, counts, measure.bound)) / total
+            above = total - _cumulative(bounds, counts, measure.bound)
+            if measure.share_of == "time":
+                if sums.get(group):
+                    values[group] = above * measure.bound / sums[group]
+            elif total:
+                values[group] = above / total
         return values
+
+    def _sums(self, metric: str, where: tuple[tuple[str, str], ...], by: tuple[str, ...]) -> dict[Group, float]:
+        sums: dict[Group, float] = defaultdict(float)
+        for point in self._matching(metric, where):
+            sums[_group(point["attributes"], by)] += point["sum"]
+        return sums
 
     def _ratio(self, rule: Rule, by: tuple[str, ...]) -> dict[Group, float]:
         measure = rule.measure

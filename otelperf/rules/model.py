@@ -59,6 +59,7 @@ class Measure:
     quantile: float = 0.95
     apdex_t: float = 0.1
     bound: float = 0.0  # share_above: the bucket bound (seconds) observations are counted above
+    share_of: Literal["count", "time"] = "count"  # share_above: of the observations, or of their sum
     numerator: Term | None = None
     denominator: Term | None = None
     missing_numerator_is_zero: bool = False

@@ -77,12 +77,15 @@ def _apdex(measure: Measure, selector: str, window: str, by: str) -> str:
 
 
 def _share_above(measure: Measure, selector: str, window: str, by: str) -> str:
+    """Observations over the bound, as a share of all of them or (``of: time``) of their sum, each
+    counted at the bound: a lower bound of the time they took."""
     below = _series(measure.metric, "_bucket", selector, measure.where, le=le_value(measure.bound))
     total = _series(measure.metric, "_count", selector, measure.where)
-    return (
-        f"(sum by ({by}) (rate({total}[{window}])) - sum by ({by}) (rate({below}[{window}]))) "
-        f"/ sum by ({by}) (rate({total}[{window}]))"
-    )
+    above = f"(sum by ({by}) (rate({total}[{window}])) - sum by ({by}) (rate({below}[{window}])))"
+    if measure.share_of == "time":
+        spent = _series(measure.metric, "_sum", selector, measure.where)
+        return f"{above} * {measure.bound:g} / sum by ({by}) (rate({spent}[{window}]))"
+    return f"{above} / sum by ({by}) (rate({total}[{window}]))"
 
 
 def _trend(measure: Measure, selector: str, window: str, by: str) -> str:

@@ -27,7 +27,7 @@ from otelperf.rules.model import CATEGORIES, Rule
 from otelperf.rules.prometheus import QueryError
 from otelperf.rules.scoring import grade, overall_score, score, status, weighted_mean
 
-__all__ = ["SCHEMA", "Report", "RuleResult", "Source", "build_report", "format_value"]
+__all__ = ["SCHEMA", "Report", "RuleResult", "Source", "build_report", "format_unit", "format_value"]
 
 SCHEMA = "otelperf.report/v1"
 _SEVERITY = {"bad": 2, "warn": 1}
@@ -392,15 +392,17 @@ def _links(rule: Rule, service: str, grafana_url: str) -> dict[str, str]:
 
 
 def format_value(rule: Rule, value: float) -> str:
-    unit = rule.unit
+    return format_unit(rule.unit, value, relative=rule.measure.kind == "trend" and rule.measure.relative)
+
+
+def format_unit(unit: str, value: float, *, relative: bool = False) -> str:
+    """``value`` as the report writes a value of ``unit`` (``relative``: a per-hour trend in %)."""
     if unit == "s":
         return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
     if unit == "ratio":
         return f"{value * 100:.1f} %" if abs(value) >= 0.001 or value == 0 else f"{value * 100:.3f} %"
     if unit == "per_hour":
-        return (
-            f"{value * 100:+.1f} %/h" if rule.measure.kind == "trend" and rule.measure.relative else f"{value:+.1f}/h"
-        )
+        return f"{value * 100:+.1f} %/h" if relative else f"{value:+.1f}/h"
     if unit == "per_s":
         return f"{value:.2f}/s"
     return f"{value:.2f}" if unit == "score" else f"{value:.3f}"
