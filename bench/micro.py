@@ -30,11 +30,11 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, set_span_in_context
 
-from otelperf._instruments import BoundedHistogram
-from otelperf.instrumentation.cache._recorder import CacheRecorder
 from otelperf.instrumentation.cache.memory import MeteredCache
+from otelperf.instrumentation.cache.recorder import CacheRecorder
+from otelperf.metrics.instruments import BoundedHistogram
 from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
-from otelperf.sqltext import sanitize_sql
+from otelperf.redaction.sql import sanitize_sql
 
 REPEATS = 9
 
@@ -156,8 +156,8 @@ def export_cases() -> list[Case]:
     """A traced request's spans as the OTLP exporter encodes them: the SDK's encoder, then otelperf's."""
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    from otelperf._resource import build_resource
-    from otelperf._span_wire import encode_request
+    from otelperf.export.span_wire import encode_request
+    from otelperf.pipeline.resource import build_resource
 
     provider = TracerProvider(resource=build_resource("bench"))
     provider.add_span_processor(SimpleSpanProcessor(NullExporter()))

@@ -5,9 +5,9 @@ this module is needed for that. The public API is for programs that set things u
 and for tooling: ``configure()``, ``shutdown()``, ``local_metrics()`` and ``load_settings()``.
 """
 
-from otelperf._lifecycle import shutdown
-from otelperf._local import local_metrics
 from otelperf.configurator import configure
+from otelperf.pipeline.providers import local_metrics
+from otelperf.process.lifecycle import shutdown
 from otelperf.settings import Settings, load_settings
 from otelperf.version import __version__
 

@@ -2,7 +2,7 @@
 
 ``opentelemetry-instrument`` calls it after the distro and before the instrumentors. It reads
 the settings once, reports every rejected value, decides whether this process runs the SDK
-(see ``_roles``) and starts or defers the pipeline (see ``_lifecycle``). Nothing raised here may
+(see ``process.roles``) and starts or defers the pipeline (see ``lifecycle``). Nothing raised here may
 reach the application: on any failure otelperf logs one line and the app runs uninstrumented.
 """
 
@@ -12,10 +12,12 @@ from typing import Any
 
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
-from otelperf import _lifecycle, _startup
-from otelperf._instruments import set_series_limit
-from otelperf._log import logger, setup_logging
-from otelperf._roles import detect_role
+from otelperf import startup
+from otelperf.log import logger, setup_logging
+from otelperf.metrics.instruments import set_series_limit
+from otelperf.pipeline.providers import Pipeline
+from otelperf.process import lifecycle
+from otelperf.process.roles import detect_role
 from otelperf.settings import Settings, load_settings
 
 __all__ = ["OtelperfConfigurator", "configure"]
@@ -34,9 +36,9 @@ def configure(settings: Settings | None = None) -> None:
             return
         set_series_limit(settings.metric_series_limit)
         decision = detect_role()
-        _startup.STATE.settings = settings
-        _startup.STATE.role = decision
-        _lifecycle.begin(settings, decision, on_start=_startup.pipeline_started)
+        startup.STATE.settings = settings
+        startup.STATE.role = decision
+        lifecycle.begin(settings, decision, Pipeline, on_start=startup.pipeline_started)
     except Exception as exc:  # noqa: BLE001 - the host application comes first
         logger.error("setup failed (%s: %s); the application runs without telemetry", type(exc).__name__, exc)
 

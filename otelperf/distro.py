@@ -4,7 +4,7 @@
 ``os.environ.setdefault``: the user's own environment always wins.
 
 ``load_instrumentor`` replaces the contrib FastAPI and SQLAlchemy instrumentors by otelperf's own
-(``otelperf._replacements``: a cheaper server span, SQLAlchemy 2.1 and literal-free statements),
+(``otelperf.instrumentation.replacements``: a cheaper server span, SQLAlchemy 2.1 and literal-free statements),
 passes options to the contrib ones it loads (FastAPI, should ``otelperf_fastapi`` be disabled,
 without the per-message ``http send``/``http receive`` spans) and records what was loaded for the
 startup summary.
@@ -17,9 +17,9 @@ from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 
-from otelperf import _startup
-from otelperf._replacements import REPLACED
-from otelperf.urltext import SENSITIVE_HEADERS
+from otelperf import startup
+from otelperf.instrumentation.replacements import REPLACED
+from otelperf.redaction.urls import SENSITIVE_HEADERS
 
 __all__ = ["ENV_DEFAULTS", "OtelperfDistro"]
 
@@ -54,11 +54,11 @@ class OtelperfDistro(BaseDistro):  # type: ignore[misc]
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         name = entry_point.name
-        if not _startup.STATE.pipeline_wanted:
+        if not startup.STATE.pipeline_wanted:
             return
         replacement = REPLACED.get(name)
-        if replacement and replacement not in _startup.disabled_instrumentations():
-            _startup.STATE.record(name, f"replaced by {replacement}")
+        if replacement and replacement not in startup.disabled_instrumentations():
+            startup.STATE.record(name, f"replaced by {replacement}")
             return
         options = {**INSTRUMENTOR_OPTIONS.get(name, {}), **_settings_options(name), **kwargs}
         try:
@@ -67,17 +67,17 @@ class OtelperfDistro(BaseDistro):  # type: ignore[misc]
         except ModuleNotFoundError:
             raise  # the library is not installed: the loader skips it quietly, as it should
         except Exception as exc:  # noqa: BLE001 - one instrumentation failing must not stop the rest
-            _startup.STATE.record(name, f"failed ({type(exc).__name__}: {exc})")
-            from otelperf._log import logger
+            startup.STATE.record(name, f"failed ({type(exc).__name__}: {exc})")
+            from otelperf.log import logger
 
             logger.warning("instrumentation %s failed and is off: %s: %s", name, type(exc).__name__, exc)
             return
-        _startup.STATE.record(name, "on")
+        startup.STATE.record(name, "on")
 
 
 def _settings_options(name: str) -> dict[str, Any]:
     """Options of otelperf's own instrumentors that come from settings."""
-    settings = _startup.STATE.settings
+    settings = startup.STATE.settings
     if settings is None:
         return {}
     if name == "otelperf_sqlalchemy":

@@ -139,3 +139,15 @@ def exception_type(error: BaseException) -> str:
     """``exception.type`` as the conventions spell it: the fully-qualified class name (builtins bare)."""
     kind = type(error)
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+# Grafana dashboards by topic: their uids, which rules link to and the dashboards catalog builds.
+DASHBOARD_UIDS: Final = {
+    "overview": "otelperf-overview",
+    "http": "otelperf-http",
+    "cache": "otelperf-cache",
+    "database": "otelperf-database",
+    "worker-pools": "otelperf-worker-pools",
+    "runtime": "otelperf-runtime",
+    "profiles": "otelperf-profiles",
+}

@@ -18,12 +18,14 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+# The HTML report's browser test drives Debian's Chromium (Playwright's own browser download is not used).
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 if ((${#missing[@]})); then
   sudo=""; [[ "$(id -u)" == 0 ]] || sudo="sudo"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-  echo "redis-server, PostgreSQL 15 and Prometheus present"
+  echo "redis-server, PostgreSQL 15, Prometheus and Chromium present"
 fi
 
 step "python environment"
@@ -60,6 +62,7 @@ step "lint"
 ruff check otelperf tests bench
 ruff format --check otelperf tests bench
 mypy
+lint-imports --no-cache
 
 step "tests"
 set +e

@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from otelperf._net import tcp_check
 from otelperf.demo.load import LoadResult, generate_load
 from otelperf.demo.scenario import DEFAULT_PROBLEMS
+from otelperf.export.reachability import tcp_check
 from otelperf.profiling.receiver import ProfileReceiver
 from otelperf.rules.render import print_table
 from otelperf.rules.report import Report

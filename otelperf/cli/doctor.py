@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from otelperf._net import Check, tcp_check
+from otelperf.export.reachability import Check, tcp_check
 from otelperf.settings import SETTINGS, Settings, load_settings
 
 _err = Console(stderr=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from otelperf.semconv import DASHBOARD_UIDS
+
 S = 'job="$service", instance=~"$instance"'
 RATE = "$__rate_interval"
 
@@ -60,7 +62,7 @@ ERRORS = f'sum(rate({HTTP}_count{{{S}, http_response_status_code=~"5.."}}[{RATE}
 GREEN, YELLOW, RED = "green", "#EAB839", "red"
 
 OVERVIEW = DashboardSpec(
-    "otelperf-overview",
+    DASHBOARD_UIDS["overview"],
     "otelperf / Overview",
     "Rate, errors and duration of the service, Apdex, and the busiest routes.",
     (
@@ -142,7 +144,7 @@ OVERVIEW = DashboardSpec(
 )
 
 HTTP_DASHBOARD = DashboardSpec(
-    "otelperf-http",
+    DASHBOARD_UIDS["http"],
     "otelperf / HTTP",
     "Server-side HTTP: RED per route and method, in-flight requests, sizes.",
     (
@@ -196,7 +198,7 @@ HTTP_DASHBOARD = DashboardSpec(
 )
 
 CACHE_DASHBOARD = DashboardSpec(
-    "otelperf-cache",
+    DASHBOARD_UIDS["cache"],
     "otelperf / Cache",
     "Redis and in-process caches: hit ratio, operations, latency.",
     (
@@ -235,7 +237,7 @@ CACHE_DASHBOARD = DashboardSpec(
 )
 
 DATABASE_DASHBOARD = DashboardSpec(
-    "otelperf-database",
+    DASHBOARD_UIDS["database"],
     "otelperf / Database",
     "Statements by operation and table, slow statements, N+1 queries, connection pools.",
     (
@@ -309,7 +311,7 @@ DATABASE_DASHBOARD = DashboardSpec(
 )
 
 WORKER_POOLS_DASHBOARD = DashboardSpec(
-    "otelperf-worker-pools",
+    DASHBOARD_UIDS["worker-pools"],
     "otelperf / Worker pools",
     "Thread and process pools, asyncio's executor and Starlette's threadpool: saturation and throughput.",
     (
@@ -359,7 +361,7 @@ WORKER_POOLS_DASHBOARD = DashboardSpec(
 )
 
 RUNTIME_DASHBOARD = DashboardSpec(
-    "otelperf-runtime",
+    DASHBOARD_UIDS["runtime"],
     "otelperf / Runtime",
     "CPU, memory against its limit, GC pauses, threads, tasks, event loop.",
     (
@@ -417,7 +419,7 @@ RUNTIME_DASHBOARD = DashboardSpec(
 )
 
 PROFILES_DASHBOARD = DashboardSpec(
-    "otelperf-profiles",
+    DASHBOARD_UIDS["profiles"],
     "otelperf / Profiles",
     "CPU flamegraphs from Pyroscope for the service, and for one route (span_name).",
     (

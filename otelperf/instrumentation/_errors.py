@@ -12,7 +12,7 @@ import traceback
 from opentelemetry.trace import Span, Status, StatusCode
 
 from otelperf import semconv
-from otelperf.sqltext import scrub_message
+from otelperf.redaction.sql import scrub_message
 
 
 def record_error(span: Span, error: BaseException, error_type: str) -> None:

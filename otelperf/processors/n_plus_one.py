@@ -36,9 +36,9 @@ from opentelemetry.metrics import Meter
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 
 from otelperf import semconv
-from otelperf._instruments import BoundedCounter, SelfCost, _own_meter
-from otelperf._log import logger
-from otelperf.processors._attributes import attribute_dict
+from otelperf.fastpaths.span_attributes import attribute_dict
+from otelperf.log import logger
+from otelperf.metrics.instruments import BoundedCounter, SelfCost, _own_meter
 
 _MAX_OPEN_ROOTS = 10_000
 

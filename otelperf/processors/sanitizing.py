@@ -23,10 +23,10 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status
 from opentelemetry.util.types import AttributeValue
 
-from otelperf.processors._attributes import attribute_dict
+from otelperf.fastpaths.span_attributes import attribute_dict
+from otelperf.redaction.sql import sanitize_sql, scrub_message
+from otelperf.redaction.urls import URL_ATTRIBUTES, is_sensitive_header_attribute, redact_query, redact_url
 from otelperf.semconv import STATEMENT_ATTRIBUTES
-from otelperf.sqltext import sanitize_sql, scrub_message
-from otelperf.urltext import URL_ATTRIBUTES, is_sensitive_header_attribute, redact_query, redact_url
 
 _EXCEPTION_TEXT = ("exception.message", "exception.stacktrace")
 _REDACTED = ("[REDACTED]",)
@@ -42,7 +42,7 @@ class SanitizingSpanProcessor(SpanProcessor):
         try:
             self._sanitize(span)
         except Exception:  # noqa: BLE001 - a processor must never raise
-            from otelperf._log import logger
+            from otelperf.log import logger
 
             logger.debug("sanitizing span %s failed", span.name, exc_info=True)
 

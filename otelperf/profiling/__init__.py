@@ -4,7 +4,7 @@ Started by the pipeline in each serving process (never in a pre-fork master: the
 cannot be reconfigured after fork), with ``service_name`` = the OTel ``service.name`` and the
 tags ``service_version``, ``deployment_environment``, ``service_instance_id``; samples carry
 ``span_id`` and ``span_name`` of the local root span that was running (see ``processor`` and
-``_asyncio``); under the stack sampler (``OTELPERF_PROFILING_SAMPLER=stack``, cheaper, no thread
+``profiling.tasks``); under the stack sampler (``OTELPERF_PROFILING_SAMPLER=stack``, cheaper, no thread
 tags) only the ``[route]`` frames attribute samples. Every failure (``pyroscope-io`` missing or
 unsupported here, the agent refusing to start, Pyroscope unreachable) is one log line; the rest of
 otelperf and the app carry on.
@@ -16,9 +16,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from otelperf._log import logger
-from otelperf._net import tcp_check
-from otelperf.profiling import _tags
+from otelperf.export.reachability import tcp_check
+from otelperf.log import logger
+from otelperf.profiling import tags as _tags
 from otelperf.profiling.processor import ProfileSpanProcessor
 from otelperf.settings import Settings
 

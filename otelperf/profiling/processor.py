@@ -4,7 +4,7 @@ Grafana's trace-to-profile link looks for ``pyroscope.profile.id`` on a span and
 samples labelled ``span_id`` with that value. pyroscope-otel sets both per *OS thread* at span
 start and end, so concurrent requests on one event-loop thread share tags and work in a thread
 pool gets none. Here the root is published in a ``ContextVar`` that follows the work: event-loop
-task steps (``_asyncio``), thread-pool tasks and anyio's threadpool (the worker-pool
+task steps (``profiling.tasks``), thread-pool tasks and anyio's threadpool (the worker-pool
 instrumentation) re-tag their thread from it before running.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from otelperf.profiling._tags import Root, current_root, tag_thread, tagged_root
+from otelperf.profiling.tags import Root, current_root, tag_thread, tagged_root
 
 PROFILE_ID = "pyroscope.profile.id"
 

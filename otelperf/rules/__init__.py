@@ -34,8 +34,13 @@ def local_report(
     each recommendation's value over the window. ``profiles``: when a Pyroscope address is
     configured, each route's top functions from it (a few HTTP queries).
     """
-    from otelperf._lifecycle import current_pipeline
-    from otelperf._local import local_baseline, local_gauge_history, local_metrics, local_snapshots
+    from otelperf.pipeline.providers import (
+        current_pipeline,
+        local_baseline,
+        local_gauge_history,
+        local_metrics,
+        local_snapshots,
+    )
     from otelperf.rules.local import LocalSource, window_points
 
     pipeline = current_pipeline()

@@ -19,6 +19,7 @@ import yaml
 
 from otelperf.rules._names import PROMETHEUS_NAMES
 from otelperf.rules.model import CATEGORIES, Measure, Rule, RuleError, Term, Thresholds
+from otelperf.semconv import DASHBOARD_UIDS
 
 __all__ = ["TEMPLATE_FIELDS", "load_catalog", "load_rules"]
 
@@ -286,9 +287,7 @@ def _measure(raw: dict[str, Any], rule_id: str, errors: _Errors) -> Measure | No
 
 
 def _dashboard_uids() -> set[str]:
-    from otelperf.dashboards.catalog import DASHBOARDS
-
-    return {spec.uid for spec in DASHBOARDS}
+    return set(DASHBOARD_UIDS.values())
 
 
 def _term(raw: Any, rule_id: str, field: str, errors: _Errors) -> Term | None:

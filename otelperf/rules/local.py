@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from otelperf._local import Snapshot
+from otelperf.pipeline.local import Snapshot
 from otelperf.rules.model import Measure, Rule, Term
 
 __all__ = ["LocalSource", "MeasureError", "bucket_quantile", "scored_value", "window_points"]

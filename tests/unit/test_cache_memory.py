@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from otelperf.instrumentation.cache._results import read_outcomes
 from otelperf.instrumentation.cache.memory import MeteredCache, metered_lru_cache
+from otelperf.instrumentation.cache.results import read_outcomes
 
 
 def by_result(points: list[Any], cache: str) -> dict[tuple[str, str | None], int]:

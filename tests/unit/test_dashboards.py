@@ -32,3 +32,9 @@ def test_dashboards_link_to_each_other_and_have_service_and_instance_variables()
         names = [variable["name"] for variable in dashboard["templating"]["list"]]
         assert names[:2] == ["service", "instance"]
         assert dashboard["links"][0]["tags"] == ["otelperf"] and dashboard["links"][0]["includeVars"]
+
+
+def test_the_dashboards_are_the_ones_rules_may_link_to() -> None:
+    from otelperf.semconv import DASHBOARD_UIDS
+
+    assert sorted(spec.uid for spec in DASHBOARDS) == sorted(DASHBOARD_UIDS.values())

@@ -25,8 +25,8 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import INVALID_SPAN, get_current_span, set_span_in_context, use_span
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from otelperf import _direct
-from otelperf._instruments import BoundedHistogram, set_series_limit
+from otelperf.metrics import direct
+from otelperf.metrics.instruments import BoundedHistogram, set_series_limit
 from tests.sdk_points import read_points
 
 BUCKETS = [0.001, 0.01, 0.1, 1.0]
@@ -148,11 +148,11 @@ def test_exemplars_follow_the_sdk_filter(exemplar_filter: Any) -> None:
 def test_measurements_are_built_as_the_sdk_builds_them() -> None:
     # The pinned SDK's Measurement takes the fast construction; if a release changes its fields,
     # this fails and the constructor (the fallback) is what runs.
-    assert _direct.new_measurement is _direct._measurement_by_fields
+    assert direct.new_measurement is direct._measurement_by_fields
     histogram = MeterProvider().get_meter("t").create_histogram("t.duration")
     context = set_span_in_context(TracerProvider().get_tracer("t").start_span("s"))
     expected = Measurement(0.5, 7, histogram, context, {"a": "b"})
-    for build in (_direct._measurement_by_fields, _direct._measurement):
+    for build in (direct._measurement_by_fields, direct._measurement):
         built = build(0.5, 7, histogram, context, {"a": "b"})
         assert type(built) is Measurement
         assert built == expected
@@ -161,14 +161,14 @@ def test_measurements_are_built_as_the_sdk_builds_them() -> None:
 def test_span_sampled_reads_the_span_as_get_current_span_would() -> None:
     sampled = TracerProvider(sampler=ALWAYS_ON).get_tracer("t").start_span("sampled")
     dropped = TracerProvider(sampler=ALWAYS_OFF).get_tracer("t").start_span("dropped")
-    assert _direct.span_sampled(set_span_in_context(sampled), None)
-    assert not _direct.span_sampled(set_span_in_context(dropped), None)
-    assert _direct.span_sampled(None, sampled)
-    assert not _direct.span_sampled(None, None)  # no current span
+    assert direct.span_sampled(set_span_in_context(sampled), None)
+    assert not direct.span_sampled(set_span_in_context(dropped), None)
+    assert direct.span_sampled(None, sampled)
+    assert not direct.span_sampled(None, None)  # no current span
     with use_span(sampled):
-        assert _direct.span_sampled(None, None)
+        assert direct.span_sampled(None, None)
     not_a_span = set_value(_SPAN_KEY, "not a span")
-    assert not _direct.span_sampled(not_a_span, None)
+    assert not direct.span_sampled(not_a_span, None)
     assert get_current_span(not_a_span) is INVALID_SPAN  # what the SDK's filter sees: not sampled
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from otelperf import _startup
-from otelperf._roles import ProcessRole, RoleDecision
+from otelperf import startup
 from otelperf.distro import OtelperfDistro
+from otelperf.process.roles import ProcessRole, RoleDecision
 from otelperf.settings import load_settings
 
 
@@ -30,13 +30,13 @@ class FakeEntryPoint:
 
 
 @pytest.fixture
-def serving() -> Iterator[_startup.StartupState]:
-    saved = _startup.STATE
-    _startup.STATE = _startup.StartupState(
+def serving() -> Iterator[startup.StartupState]:
+    saved = startup.STATE
+    startup.STATE = startup.StartupState(
         settings=load_settings({}), role=RoleDecision(ProcessRole.SERVER, "uvicorn", "serves requests")
     )
-    yield _startup.STATE
-    _startup.STATE = saved
+    yield startup.STATE
+    startup.STATE = saved
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def serving() -> Iterator[_startup.StartupState]:
     [("fastapi", "otelperf_fastapi"), ("redis", "otelperf_redis"), ("sqlalchemy", "otelperf_sqlalchemy")],
 )
 def test_contrib_instrumentors_are_replaced_by_ours(
-    serving: _startup.StartupState, monkeypatch: pytest.MonkeyPatch, contrib: str, ours: str
+    serving: startup.StartupState, monkeypatch: pytest.MonkeyPatch, contrib: str, ours: str
 ) -> None:
     monkeypatch.delenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", raising=False)
     entry = FakeEntryPoint(contrib)
@@ -54,7 +54,7 @@ def test_contrib_instrumentors_are_replaced_by_ours(
 
 
 def test_disabling_ours_brings_contribs_back_with_otelperfs_options(
-    serving: _startup.StartupState, monkeypatch: pytest.MonkeyPatch
+    serving: startup.StartupState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "otelperf_fastapi")
     entry = FakeEntryPoint("fastapi")

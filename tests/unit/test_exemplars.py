@@ -27,8 +27,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from otelperf import semconv
-from otelperf._exemplars import LastInBucketReservoir, exemplar_reservoir_factory
-from otelperf._pipeline import _views
+from otelperf.metrics.exemplars import LastInBucketReservoir, exemplar_reservoir_factory
+from otelperf.pipeline.providers import _views
 from tests.sdk_points import read_points
 
 BOUNDARIES = (0.001, 0.01, 0.1, 1.0)

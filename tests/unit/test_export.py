@@ -7,7 +7,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otelperf._export import ExportHealth, ResilientSpanExporter, distill_reason
+from otelperf.export.resilient import ExportHealth, ResilientSpanExporter, distill_reason
 
 
 class Clock:
@@ -107,7 +107,7 @@ def test_full_export_queue_is_counted_and_reported_once_not_per_span(caplog: pyt
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from otelperf._export import silence_exporter_logs
+    from otelperf.export.resilient import silence_exporter_logs
 
     clock = Clock()
     health = ExportHealth("traces", "http://collector:4317", clock=clock)
@@ -134,7 +134,7 @@ def test_full_export_queue_is_counted_and_reported_once_not_per_span(caplog: pyt
 
 
 def test_export_batches_are_small_unless_the_environment_says_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    from otelperf._pipeline import _batch_options
+    from otelperf.pipeline.providers import _batch_options
 
     for name in ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_MAX_QUEUE_SIZE"):
         monkeypatch.delenv(name, raising=False)

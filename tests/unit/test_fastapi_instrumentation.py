@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from otelperf.instrumentation.fastapi import FastAPIInstrumentor, _routes
 from otelperf.instrumentation.fastapi._routes import route_template
-from otelperf.profiling import _asyncio
+from otelperf.profiling import tasks
 from tests.unit.conftest import Signals
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -235,12 +235,12 @@ def test_routes_are_matched_before_the_app_runs_when_the_profiler_needs_the_name
     app = build_app()
     (tmp_path / "a.txt").write_text("a")
     app.mount("/static", StaticFiles(directory=tmp_path))
-    _asyncio._framing["on"] = True
+    tasks._framing["on"] = True
     try:
         for path in ("/api/items/1", "/admin/users/2", "/static/a.txt", "/nowhere"):
             get(app, path)
     finally:
-        _asyncio._framing["on"] = False
+        tasks._framing["on"] = False
     assert started == ["GET /api/items/{item_id}", "GET /admin/users/{user_id}", "GET /static/{path}", "GET"]
     assert [s.name for s in server_spans(instrumented)] == started
     routes = app.router.routes

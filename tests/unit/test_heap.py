@@ -9,18 +9,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from otelperf import _heap
+from otelperf.process import heap
 
 
 @pytest.fixture
 def fresh_heap_state() -> Iterator[None]:
-    saved = dict(_heap._state)
-    _heap._state["frozen"] = False
+    saved = dict(heap._state)
+    heap._state["frozen"] = False
     try:
         yield
     finally:
         gc.unfreeze()
-        _heap._state.update(saved)
+        heap._state.update(saved)
 
 
 def _full_collection_ms() -> float:
@@ -38,11 +38,11 @@ def test_freeze_hides_the_startup_heap_from_full_collections(
     startup_heap = [[index] for index in range(400_000)]  # tracked, long-lived: like an app's modules
     before = _full_collection_ms()
     with caplog.at_level(logging.INFO, logger="otelperf"):
-        frozen = _heap.freeze_startup_heap()
+        frozen = heap.freeze_startup_heap()
     after = _full_collection_ms()
     assert frozen is not None and frozen >= len(startup_heap)
     assert after < before / 3, f"full collection {before:.1f} ms before the freeze, {after:.1f} ms after"
-    assert _heap.freeze_startup_heap() is None  # once per process
+    assert heap.freeze_startup_heap() is None  # once per process
     assert sum("start-up heap frozen" in r.getMessage() for r in caplog.records) == 1
     print(f"full collection: {before:.1f} ms before freezing, {after:.1f} ms after")
     del startup_heap
@@ -57,5 +57,5 @@ def test_a_failed_uvicorn_startup_does_not_freeze(fresh_heap_state: None) -> Non
     async def startup() -> None:
         return None
 
-    asyncio.run(_heap._after_uvicorn_startup(startup, Server(), (), {}))
-    assert not _heap._state["frozen"] and gc.get_freeze_count() == 0
+    asyncio.run(heap._after_uvicorn_startup(startup, Server(), (), {}))
+    assert not heap._state["frozen"] and gc.get_freeze_count() == 0

@@ -6,7 +6,7 @@ import pytest
 from opentelemetry.sdk.metrics import Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otelperf._instruments import BoundedHistogram, set_series_limit
+from otelperf.metrics.instruments import BoundedHistogram, set_series_limit
 from tests.unit.conftest import read_points
 
 
@@ -49,7 +49,7 @@ def test_one_hundred_thousand_distinct_series_stay_bounded() -> None:
 
 
 def test_pipeline_applies_the_series_limit_to_every_reader() -> None:
-    from otelperf._pipeline import Pipeline
+    from otelperf.pipeline.providers import Pipeline
     from otelperf.settings import load_settings
 
     settings = load_settings(
@@ -71,7 +71,7 @@ def test_pipeline_applies_the_series_limit_to_every_reader() -> None:
 
 
 def test_self_cost_samples_the_first_call_then_one_in_256() -> None:
-    from otelperf._instruments import SelfCost
+    from otelperf.metrics.instruments import SelfCost
 
     cost = SelfCost("unit")
     sampled = [index for index in range(1, 1025) if cost.sampled()]
@@ -81,7 +81,7 @@ def test_self_cost_samples_the_first_call_then_one_in_256() -> None:
 def test_observed_counts_move_without_locks_and_stay_exact_across_threads() -> None:
     import threading
 
-    from otelperf._instruments import ObservedUpDownCounter
+    from otelperf.metrics.instruments import ObservedUpDownCounter
 
     reader = InMemoryMetricReader()
     counter = ObservedUpDownCounter(MeterProvider(metric_readers=[reader]).get_meter("t"), "t.active", "{x}", "d")
@@ -105,7 +105,7 @@ def test_observed_counts_move_without_locks_and_stay_exact_across_threads() -> N
 
 
 def test_observed_counts_past_the_series_limit_are_not_counted(limit_of_three: None) -> None:
-    from otelperf._instruments import ObservedUpDownCounter
+    from otelperf.metrics.instruments import ObservedUpDownCounter
 
     reader = InMemoryMetricReader()
     counter = ObservedUpDownCounter(MeterProvider(metric_readers=[reader]).get_meter("t"), "t.active", "{x}", "d")

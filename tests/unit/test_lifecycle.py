@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import uvicorn.server
 
-from otelperf import _lifecycle, configurator
+from otelperf import configurator
+from otelperf.process import lifecycle
 from otelperf.settings import load_settings
 
 
@@ -27,9 +28,9 @@ def test_flush_runs_right_after_uvicorn_graceful_shutdown(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(uvicorn.server.Server, "shutdown", original_shutdown)
     pipeline = RecordingPipeline()
-    monkeypatch.setattr(_lifecycle._state, "pipeline", pipeline)
-    _lifecycle._flush_after_uvicorn_shutdown()
-    _lifecycle._flush_after_uvicorn_shutdown()  # idempotent: wrapped once
+    monkeypatch.setattr(lifecycle._state, "pipeline", pipeline)
+    lifecycle._flush_after_uvicorn_shutdown()
+    lifecycle._flush_after_uvicorn_shutdown()  # idempotent: wrapped once
     asyncio.run(uvicorn.server.Server.shutdown(object()))  # type: ignore[arg-type]
     assert calls == ["uvicorn shutdown"]
     assert pipeline.reasons == ["server shutdown"]
@@ -51,6 +52,6 @@ def test_configure_never_raises_into_the_app(monkeypatch: pytest.MonkeyPatch, ca
 
 def test_disabled_settings_start_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[object] = []
-    monkeypatch.setattr(_lifecycle, "begin", lambda *args, **kwargs: started.append(args))
+    monkeypatch.setattr(lifecycle, "begin", lambda *args, **kwargs: started.append(args))
     configurator.configure(load_settings({"OTEL_SDK_DISABLED": "true"}))
     assert started == []

@@ -13,8 +13,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import set_span_in_context
 
-from otelperf.profiling import ProfileSpanProcessor, _tags, start_profiler
-from otelperf.profiling._asyncio import TaggedCoroutine, install_task_factory
+from otelperf.profiling import ProfileSpanProcessor, start_profiler, tags
+from otelperf.profiling.tasks import TaggedCoroutine, install_task_factory
 from otelperf.settings import load_settings
 
 
@@ -32,17 +32,17 @@ class FakeNative:
 @pytest.fixture
 def native() -> Iterator[FakeNative]:
     fake = FakeNative()
-    _tags.enable(fake)
+    tags.enable(fake)
     yield fake
-    _tags.tag_thread(None)
-    _tags.disable()
+    tags.tag_thread(None)
+    tags.disable()
 
 
 def test_route_frame_is_named_after_the_route_and_runs_the_function() -> None:
-    frame = _tags.route_frame("GET /items/{id}")
+    frame = tags.route_frame("GET /items/{id}")
     assert frame.__code__.co_name == "[GET /items/{id}]"
     assert frame(lambda a, b=0: a + b, 2, b=3) == 5
-    assert _tags.route_frame("GET /items/{id}") is frame  # one per name
+    assert tags.route_frame("GET /items/{id}") is frame  # one per name
 
 
 def test_local_roots_get_a_profile_id_and_tag_their_thread(native: FakeNative) -> None:
@@ -71,10 +71,10 @@ def test_each_step_is_tagged_with_its_own_task_root(native: FakeNative) -> None:
     seen: list[tuple[str, str | None]] = []
 
     async def request(name: str) -> None:
-        root = _tags.Root(hash(name) & 0xFFFF, f"GET /{name}")
-        _tags.current_root.set(root)
+        root = tags.Root(hash(name) & 0xFFFF, f"GET /{name}")
+        tags.current_root.set(root)
         for _ in range(3):
-            tagged = _tags.tagged_root()
+            tagged = tags.tagged_root()
             seen.append((name, tagged.span_name if tagged else None))
             frame_names = [f.f_code.co_name for f in _frames()]
             assert f"[GET /{name}]" in frame_names or len(seen) <= 2
@@ -96,7 +96,7 @@ def test_a_task_step_adds_two_frames_to_the_stack_the_profiler_reads(native: Fak
     stacks: list[list[str]] = []
 
     async def request() -> None:
-        _tags.current_root.set(_tags.Root(1, "GET /a"))
+        tags.current_root.set(tags.Root(1, "GET /a"))
         await asyncio.sleep(0)
         stacks.append([f.f_code.co_name for f in _frames()[:4]])
 
@@ -171,7 +171,7 @@ def test_agent_failures_turn_profiling_off_with_one_line(
     messages = [record.getMessage() for record in caplog.records]
     assert any("the Pyroscope agent refused to start" in m for m in messages)
     assert any("pyroscope-io cannot be loaded here" in m for m in messages)
-    assert not _tags.active()
+    assert not tags.active()
 
 
 class FakeAgent(FakeNative):
@@ -230,12 +230,12 @@ def test_stack_sampler_unavailable_falls_back_to_py_spy_with_one_line(
             {"OTELPERF_PYROSCOPE_ENDPOINT": "http://127.0.0.1:9", "OTELPERF_PROFILING_SAMPLER": "stack"}
         )
         profiler = start_profiler(settings, "svc", {})
-        assert profiler is not None and profiler.labels and _tags.active()
+        assert profiler is not None and profiler.labels and tags.active()
         assert "cpu_implementation" not in agent.configured
         assert "(py-spy sampler, span labels)" in profiler.describe()
     finally:
         logger.removeHandler(handler)
-        _tags.disable()
+        tags.disable()
     lines = [r.getMessage() for r in records if "OTELPERF_PROFILING_SAMPLER" in r.getMessage()]
     assert len(lines) == 1 and said in lines[0] and lines[0].endswith("profiling with the py-spy sampler instead"), (
         lines
@@ -256,7 +256,7 @@ def test_stack_sampler_runs_at_the_configured_rate_without_thread_tags(
         }
     )
     profiler = start_profiler(settings, "svc", {})
-    assert profiler is not None and not profiler.labels and not _tags.active()
+    assert profiler is not None and not profiler.labels and not tags.active()
     assert agent.configured["cpu_implementation"] == "stack"
     assert agent.configured["sample_rate"] == int(rate)
     assert agent.stack_options == {"adaptive_sampling": False, "cpu_timer_interval_ms": interval_ms}
@@ -269,7 +269,7 @@ def test_roots_carry_no_profile_id_when_samples_cannot_be_labelled() -> None:
     provider.add_span_processor(ProfileSpanProcessor(link_spans=False))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     with provider.get_tracer("t").start_as_current_span("GET /x"):
-        root = _tags.current_root.get()
+        root = tags.current_root.get()
         assert root is not None and root.span_name == "GET /x"  # the [route] frame still follows the work
     (span,) = exporter.get_finished_spans()
     assert "pyroscope.profile.id" not in (span.attributes or {})
@@ -302,5 +302,5 @@ def test_profiling_lines_sets_the_agents_line_numbers(
     try:
         assert start_profiler(load_settings(environ), "svc", {}) is not None
     finally:
-        _tags.disable()
+        tags.disable()
     assert agent.configured["line_no"] == line_no

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from otelperf._resource import derive_service_name
-from otelperf._roles import ProcessRole, detect_role
+from otelperf.pipeline.resource import derive_service_name
+from otelperf.process.roles import ProcessRole, detect_role
 
 PY = "/venv/bin/python"
 

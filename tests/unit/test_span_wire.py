@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
-from otelperf._span_wire import encode_request, encode_request_bytes, encode_spans_wire, grpc_span_exporter
+from otelperf.export.span_wire import encode_request, encode_request_bytes, encode_spans_wire, grpc_span_exporter
 
 text = st.text(max_size=12)
 scalar = st.one_of(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from otelperf.sqltext import sanitize_sql, scrub_message, summarize_sql
+from otelperf.redaction.sql import sanitize_sql, scrub_message, summarize_sql
 
 
 @pytest.mark.parametrize(

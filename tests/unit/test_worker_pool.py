@@ -11,7 +11,7 @@ import pytest
 from opentelemetry import trace
 
 from otelperf.instrumentation.worker_pool import WorkerPoolInstrumentor
-from otelperf.profiling import _tags
+from otelperf.profiling import tags
 from tests.unit.conftest import Signals
 
 
@@ -115,16 +115,16 @@ def test_a_pool_thread_keeps_its_tasks_tags_until_the_next_task(instrumented: Si
         def remove_thread_tag(self, key: str, value: str) -> None:
             calls.append(("remove", key, value))
 
-    alpha, beta = _tags.Root(0xA, "GET /alpha"), _tags.Root(0xB, "GET /beta")
+    alpha, beta = tags.Root(0xA, "GET /alpha"), tags.Root(0xB, "GET /beta")
 
-    def submit_under(pool: ThreadPoolExecutor, root: _tags.Root | None) -> _tags.Root | None:
-        token = _tags.current_root.set(root)
+    def submit_under(pool: ThreadPoolExecutor, root: tags.Root | None) -> tags.Root | None:
+        token = tags.current_root.set(root)
         try:
-            return pool.submit(_tags.tagged_root).result(timeout=10)
+            return pool.submit(tags.tagged_root).result(timeout=10)
         finally:
-            _tags.current_root.reset(token)
+            tags.current_root.reset(token)
 
-    _tags.enable(Native())
+    tags.enable(Native())
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             assert submit_under(pool, alpha) is alpha
@@ -134,7 +134,7 @@ def test_a_pool_thread_keeps_its_tasks_tags_until_the_next_task(instrumented: Si
             assert submit_under(pool, beta) is beta
             assert submit_under(pool, None) is None
     finally:
-        _tags.disable()
+        tags.disable()
     a, b = format(0xA, "016x"), format(0xB, "016x")
     assert calls == [
         ("add", "span_id", a),

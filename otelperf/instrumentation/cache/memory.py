@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, MutableMapping
 from typing import Any, ParamSpec, TypeVar
 
-from otelperf.instrumentation.cache._recorder import CacheRecorder
+from otelperf.instrumentation.cache.recorder import CacheRecorder
 
 __all__ = ["MeteredCache", "metered_lru_cache"]
 

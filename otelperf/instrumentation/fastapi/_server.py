@@ -47,10 +47,10 @@ from opentelemetry.util.http import (
 )
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram, Count, ObservedUpDownCounter
-from otelperf._log import logger
 from otelperf.instrumentation.fastapi._routes import route_template, routed_template
-from otelperf.profiling._asyncio import frame, framing
+from otelperf.log import logger
+from otelperf.metrics.instruments import BoundedHistogram, Count, ObservedUpDownCounter
+from otelperf.profiling.tasks import frame, framing
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Any]
 ServerRequestHook = Callable[[Span, dict[str, Any]], None]

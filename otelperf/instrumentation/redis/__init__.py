@@ -47,7 +47,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from otelperf.instrumentation.cache._recorder import CacheRecorder
+from otelperf.instrumentation.cache.recorder import CacheRecorder
 from otelperf.instrumentation.redis._telemetry import Operation, RedisTelemetry
 from otelperf.instrumentation.redis.package import _instruments
 from otelperf.version import __version__

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from otelperf import semconv
-from otelperf._memo import cached_on
-from otelperf.instrumentation.cache._results import command_name
+from otelperf.instrumentation.cache.results import command_name
+from otelperf.instrumentation.memo import cached_on
 
 _MAX_STATEMENT_CHARS = 1000
 _MAX_PIPELINE_TEXT_CHARS = 4096

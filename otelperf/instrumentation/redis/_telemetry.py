@@ -18,11 +18,10 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind, Tracer
 
 from otelperf import semconv
-from otelperf._log import logger
 from otelperf.instrumentation._children import ChildSpans
 from otelperf.instrumentation._errors import record_error
-from otelperf.instrumentation.cache._recorder import CacheRecorder
-from otelperf.instrumentation.cache._results import command_name
+from otelperf.instrumentation.cache.recorder import CacheRecorder
+from otelperf.instrumentation.cache.results import command_name
 from otelperf.instrumentation.redis._client import (
     Client,
     batch_name,
@@ -31,6 +30,7 @@ from otelperf.instrumentation.redis._client import (
     pipeline_statement,
     statement,
 )
+from otelperf.log import logger
 
 
 class Operation:

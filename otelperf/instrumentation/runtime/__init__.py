@@ -3,7 +3,7 @@
 - ``otelperf.asyncio.event_loop.lag`` (s) and ``otelperf.asyncio.tasks``: probed every
   ``OTELPERF_EVENT_LOOP_LAG_INTERVAL`` seconds (default 0.5) on each watched loop. Loops are
   watched automatically when uvicorn starts serving and when ``asyncio.run`` (or any
-  ``BaseEventLoop.run_forever``) runs (``otelperf._loops``); ``watch_event_loop()`` adds any other.
+  ``BaseEventLoop.run_forever``) runs (``otelperf.process.loops``); ``watch_event_loop()`` adds any other.
 - ``otelperf.gc.pause.duration`` (s, ``cpython.gc.generation``) from ``gc.callbacks``.
 - ``process.cpu.utilization``, ``process.memory.usage``, ``process.thread.count`` (semantic
   conventions) and ``otelperf.process.memory.limit`` (cgroup limit, else physical memory).
@@ -26,11 +26,11 @@ from typing import Any
 from opentelemetry import metrics
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otelperf import _loops
 from otelperf.instrumentation.runtime._event_loop import EventLoopProbe
 from otelperf.instrumentation.runtime._gc import GcPauses
 from otelperf.instrumentation.runtime._process import ProcessMetrics, memory_limit_bytes
 from otelperf.instrumentation.runtime.package import _instruments
+from otelperf.process import loops
 from otelperf.version import __version__
 
 __all__ = ["RuntimeInstrumentor", "memory_limit_bytes", "watch_event_loop"]
@@ -65,7 +65,7 @@ class RuntimeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         gc_pauses = GcPauses(meter)
         _state.update(probe=probe, gc=gc_pauses, process=ProcessMetrics(meter))
         gc.callbacks.append(gc_pauses.callback)
-        _loops.subscribe(_watch)
+        loops.subscribe(_watch)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         gc_pauses = _state.pop("gc", None)
@@ -74,5 +74,5 @@ class RuntimeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         probe = _state.pop("probe", None)
         if probe is not None:
             probe.stop()
-        _loops.unsubscribe(_watch)
+        loops.unsubscribe(_watch)
         _state.pop("process", None)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram
+from otelperf.metrics.instruments import BoundedHistogram
 
 
 class EventLoopProbe:

@@ -21,7 +21,7 @@ from typing import Any
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram
+from otelperf.metrics.instruments import BoundedHistogram
 
 # Pauses waiting for the next collection of metrics: far more than a busy process collects in an
 # export interval; past it, the oldest are dropped (and counted in ``dropped``).

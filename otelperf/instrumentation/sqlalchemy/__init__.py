@@ -38,12 +38,12 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from otelperf._log import logger
 from otelperf.instrumentation.sqlalchemy import _execution
 from otelperf.instrumentation.sqlalchemy._events import EngineEvents
 from otelperf.instrumentation.sqlalchemy._pool import PoolMetrics
 from otelperf.instrumentation.sqlalchemy._statements import StatementRecorder
 from otelperf.instrumentation.sqlalchemy.package import _instruments
+from otelperf.log import logger
 from otelperf.version import __version__
 
 __all__ = ["SQLAlchemyInstrumentor"]

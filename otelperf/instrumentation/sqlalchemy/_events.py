@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from otelperf._log import logger
 from otelperf.instrumentation.sqlalchemy._statements import StatementRecorder
+from otelperf.log import logger
 
 _STATE = "_otelperf_query"
 

@@ -18,9 +18,9 @@ from typing import Any
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from otelperf import semconv
-from otelperf._instruments import BoundedCounter, BoundedHistogram
-from otelperf._log import logger
-from otelperf._memo import cached_on
+from otelperf.instrumentation.memo import cached_on
+from otelperf.log import logger
+from otelperf.metrics.instruments import BoundedCounter, BoundedHistogram
 
 _WAIT_BUCKETS_S = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0)
 

@@ -15,12 +15,12 @@ from opentelemetry.metrics import Meter
 from opentelemetry.trace import SpanKind, Tracer
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram, SelfCost
-from otelperf._log import logger
-from otelperf._memo import cached_on
 from otelperf.instrumentation._children import ChildSpans
 from otelperf.instrumentation._errors import record_error
-from otelperf.sqltext import sanitize_sql, summarize_sql
+from otelperf.instrumentation.memo import cached_on
+from otelperf.log import logger
+from otelperf.metrics.instruments import BoundedHistogram, SelfCost
+from otelperf.redaction.sql import sanitize_sql, summarize_sql
 
 _MAX_MEMO = 4096
 _SYSTEMS = {

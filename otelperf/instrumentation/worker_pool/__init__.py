@@ -33,10 +33,10 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from otelperf._log import logger
 from otelperf.instrumentation.worker_pool._recorder import Pool, PoolRecorder, TaskLife
 from otelperf.instrumentation.worker_pool.package import _instruments
-from otelperf.profiling._tags import current_root, tag_thread
+from otelperf.log import logger
+from otelperf.profiling.tags import current_root, tag_thread
 
 __all__ = ["WorkerPoolInstrumentor"]
 

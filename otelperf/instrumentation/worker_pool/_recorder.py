@@ -20,8 +20,8 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram, ObservedUpDownCounter
-from otelperf._log import logger
+from otelperf.log import logger
+from otelperf.metrics.instruments import BoundedHistogram, ObservedUpDownCounter
 from otelperf.version import __version__
 
 _POOL = "_otelperf_pool"  # the attribute a pool object keeps its ``Pool`` in

@@ -27,7 +27,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otelperf._log import logger
+from otelperf.log import logger
 
 _REPORT_INTERVAL_S = 60.0
 _MAX_BACKOFF_S = 30.0
@@ -54,6 +54,10 @@ class ExportHealth:
         self.destination = destination
         self._clock = clock
         self._report_interval_s = report_interval_s
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the counts and the breaker's state (a forked child starts its own)."""
         self._lock = threading.Lock()
         self._failures = 0
         self._open_until = 0.0
@@ -255,14 +259,58 @@ def silence_exporter_logs(health: ExportHealth) -> None:
             log.filters.insert(0, _QUEUE_FULL)
 
 
+class _Renewal:
+    """An exporter's pause and after-fork state: ``renew`` builds its replacement in the child."""
+
+    __slots__ = ("paused", "renew", "stale")
+
+    def __init__(self, renew: Callable[[], Any] | None) -> None:
+        self.renew = renew
+        self.paused = False
+        self.stale = False
+
+    def fresh(self, current: Any) -> Any:
+        """A new exporter, built on the export thread the first time the child exports."""
+        self.stale = False
+        assert self.renew is not None
+        try:
+            return self.renew()
+        except Exception as exc:  # noqa: BLE001 - keep the inherited one rather than none
+            logger.warning(
+                "could not build this process's exporter (%s: %s); using the inherited one", type(exc).__name__, exc
+            )
+            return current
+
+
 class ResilientSpanExporter(SpanExporter):
     """A span exporter that drops instead of retrying against an unreachable collector."""
 
-    def __init__(self, inner: SpanExporter, health: ExportHealth) -> None:
+    def __init__(
+        self, inner: SpanExporter, health: ExportHealth, renew: Callable[[], SpanExporter] | None = None
+    ) -> None:
         self._inner = inner
         self.health = health
+        self._renewal = _Renewal(renew)
+
+    def pause(self) -> None:
+        """Export nothing until ``resume``: batches are dropped uncounted (a supervisor's, or held)."""
+        self._renewal.paused = True
+
+    def resume(self) -> None:
+        self._renewal.paused = False
+
+    def renew_after_fork(self) -> None:
+        """In a forked child: export again, through a new exporter (the parent's connection stays
+        the parent's), with this process's own counts."""
+        self._renewal.stale = self._renewal.renew is not None
+        self._renewal.paused = False
+        self.health.reset()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._renewal.paused:
+            return SpanExportResult.SUCCESS
+        if self._renewal.stale:
+            self._inner = self._renewal.fresh(self._inner)
         if not self.health.allow():
             self.health.drop(len(spans))
             return SpanExportResult.FAILURE
@@ -293,15 +341,35 @@ class ResilientSpanExporter(SpanExporter):
 class ResilientMetricExporter(MetricExporter):
     """A metric exporter that drops instead of retrying against an unreachable collector."""
 
-    def __init__(self, inner: MetricExporter, health: ExportHealth) -> None:
+    def __init__(
+        self, inner: MetricExporter, health: ExportHealth, renew: Callable[[], MetricExporter] | None = None
+    ) -> None:
         super().__init__(
             preferred_temporality=inner._preferred_temporality,
             preferred_aggregation=inner._preferred_aggregation,
         )
         self._inner = inner
         self.health = health
+        self._renewal = _Renewal(renew)
+
+    def pause(self) -> None:
+        """See ``ResilientSpanExporter.pause``."""
+        self._renewal.paused = True
+
+    def resume(self) -> None:
+        self._renewal.paused = False
+
+    def renew_after_fork(self) -> None:
+        """In a forked child; see ``ResilientSpanExporter.renew_after_fork``."""
+        self._renewal.stale = self._renewal.renew is not None
+        self._renewal.paused = False
+        self.health.reset()
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        if self._renewal.paused:
+            return MetricExportResult.SUCCESS
+        if self._renewal.stale:
+            self._inner = self._renewal.fresh(self._inner)
         if not self.health.allow():
             self.health.drop(1)
             return MetricExportResult.FAILURE

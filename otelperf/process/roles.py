@@ -10,7 +10,9 @@ ones export process metrics under the service's name. otelperf classifies the pr
   nothing is started here; a child created by ``fork`` (gunicorn workers, with or without
   ``--preload``) starts its own pipeline; children started by ``spawn`` (uvicorn workers and
   reloads) run ``sitecustomize`` themselves and are classified afresh.
-- ``SERVER``: everything else starts at once.
+- ``SERVER``: everything else starts at once. When the command line names no server (``python -m
+  myapp``, ``myapp serve``), the decision is not settled: the process may start workers in code,
+  and ``servers`` tells when it does (it then supervises) or when it serves.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 
 __all__ = ["ProcessRole", "RoleDecision", "detect_role"]
 
+# Servers that serve in the process their command line starts (with no workers option).
+_SERVERS = ("uvicorn", "fastapi", "hypercorn", "granian", "daphne")
 _HELPER_MARKERS = (
     "multiprocessing.resource_tracker",
     "multiprocessing.forkserver",
@@ -42,6 +46,9 @@ class RoleDecision:
     program: str
     reason: str
     reload: bool = False
+    # False when the command line names no server: the process may still start workers in code
+    # (``uvicorn.run(workers=N)``, an embedded gunicorn) and turn out to supervise (``servers``).
+    settled: bool = True
 
 
 def _program(argv: Sequence[str]) -> tuple[str, list[str]]:
@@ -95,4 +102,6 @@ def detect_role(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
             return RoleDecision(ProcessRole.SUPERVISOR, "fastapi", "fastapi reloader", reload=True)
         if _int(_option(args, "--workers")) > 1:
             return RoleDecision(ProcessRole.SUPERVISOR, "fastapi", "fastapi supervisor of workers")
-    return RoleDecision(ProcessRole.SERVER, program, "serves requests")
+    if program in _SERVERS:
+        return RoleDecision(ProcessRole.SERVER, program, "serves requests")
+    return RoleDecision(ProcessRole.SERVER, program, "serves requests unless it starts workers", settled=False)

@@ -40,8 +40,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanKind, StatusCode
 
-from otelperf._log import logger
-from otelperf.processors._attributes import backing_dict
+from otelperf.fastpaths.span_attributes import backing_dict
+from otelperf.log import logger
 
 __all__ = ["encode_request", "encode_request_bytes", "encode_spans_wire", "grpc_span_exporter"]
 

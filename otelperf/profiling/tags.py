@@ -24,7 +24,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from otelperf._log import logger
+from otelperf.log import logger
 
 SPAN_ID = "span_id"
 SPAN_NAME = "span_name"

@@ -11,9 +11,9 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
 
 from otelperf import semconv
-from otelperf._instruments import BoundedHistogram, SelfCost
-from otelperf._log import logger
-from otelperf.instrumentation.cache._results import HIT, MISS, command_name, read_outcomes
+from otelperf.instrumentation.cache.results import HIT, MISS, command_name, read_outcomes
+from otelperf.log import logger
+from otelperf.metrics.instruments import BoundedHistogram, SelfCost
 from otelperf.version import __version__
 
 _MAX_MEMO = 4096

@@ -24,12 +24,34 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from otelperf._log import logger
-from otelperf._pipeline import Pipeline
-from otelperf._roles import ProcessRole, RoleDecision
+from otelperf.log import logger
+from otelperf.process import servers
+from otelperf.process.roles import ProcessRole, RoleDecision
 from otelperf.settings import Settings
+
+
+class Telemetry(Protocol):
+    """What a serving process runs (the pipeline): started once, flushed within a budget at the end,
+    paused in a process that turns out to supervise, renewed in a process forked from one that ran it."""
+
+    def start(self, *, standby: bool = False) -> None: ...
+
+    def activate(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def renew_after_fork(self) -> list[str]: ...
+
+    def shutdown(self, reason: str) -> None: ...
+
+
+T = TypeVar("T", bound=Telemetry)
+
+# How long a process whose command line names no server waits for a sign that it serves or
+# supervises before it profiles and exports metrics anyway (spans flow from the start).
+SETTLE_AFTER_S = 10.0
 
 
 class _ProcessState:
@@ -37,20 +59,26 @@ class _ProcessState:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.pipeline: Pipeline | None = None
+        self.pipeline: Telemetry | None = None
         self.deferred_settings: Settings | None = None
         self.atexit_registered = False
+        self.fork_hook_registered = False
+        self.supervising = False
+        self.pid = os.getpid()
+        # Says in a forked child that it now runs the pipeline it inherited (the startup line).
+        self.announce: Callable[[RoleDecision], None] | None = None
+        self.program = ""
 
 
 _state = _ProcessState()
 
 
-def current_pipeline() -> Pipeline | None:
-    """The pipeline running in this process, if any."""
-    return _state.pipeline
-
-
-def begin(settings: Settings, decision: RoleDecision, on_start: Callable[[Pipeline, RoleDecision], None]) -> None:
+def begin(
+    settings: Settings,
+    decision: RoleDecision,
+    build: Callable[[Settings], T],
+    on_start: Callable[[T, RoleDecision], None],
+) -> None:
     """Start now, or arrange to start in forked children, according to the process role."""
     if decision.role is ProcessRole.HELPER:
         return
@@ -62,30 +90,91 @@ def begin(settings: Settings, decision: RoleDecision, on_start: Callable[[Pipeli
             child_settings = _state.deferred_settings
             if child_settings is not None and _state.pipeline is None:
                 worker = RoleDecision(ProcessRole.SERVER, decision.program, f"{decision.program} worker")
-                _start(child_settings, lambda pipeline: on_start(pipeline, worker))
+                _start(child_settings, build, on_start, worker)
 
         os.register_at_fork(after_in_child=start_in_child)
         return
-    _start(settings, lambda pipeline: on_start(pipeline, decision))
+    _start(settings, build, on_start, decision)
 
 
-def _start(settings: Settings, on_start: Callable[[Pipeline], None]) -> None:
+def _start(
+    settings: Settings,
+    build: Callable[[Settings], T],
+    on_start: Callable[[T, RoleDecision], None],
+    decision: RoleDecision,
+) -> None:
     with _state.lock:
         if _state.pipeline is not None:
             return
-        pipeline = Pipeline(settings)
+        pipeline = build(settings)
         try:
-            pipeline.start()
+            pipeline.start(standby=not decision.settled)
         except Exception as exc:  # noqa: BLE001 - degrade, never break the app
             logger.error("could not start the telemetry pipeline (%s: %s); telemetry is off", type(exc).__name__, exc)
             return
         _state.pipeline = pipeline
+        _state.pid = os.getpid()
+        _state.supervising = False
+        _state.announce = functools.partial(on_start, pipeline)
+        _state.program = decision.program
         if not _state.atexit_registered:
             atexit.register(shutdown, "exit")
             _state.atexit_registered = True
+        if not _state.fork_hook_registered:
+            # After the SDK's own hooks (registered when the providers were built), which restart its threads.
+            os.register_at_fork(after_in_child=_renew_in_child)
+            _state.fork_hook_registered = True
     _install_sigterm_flush()
     _flush_after_uvicorn_shutdown()
-    on_start(pipeline)
+    servers.watch(_become_supervisor, _serves)
+    if not decision.settled:
+        timer = threading.Timer(SETTLE_AFTER_S, _serves, args=(f"no workers started within {SETTLE_AFTER_S:.0f} s",))
+        timer.daemon = True
+        timer.name = "otelperf-settle"
+        timer.start()
+    on_start(pipeline, decision)
+
+
+def _serves(reason: str) -> None:
+    """This process serves (or has started no workers in time): end the standby, if any."""
+    pipeline = _state.pipeline
+    if pipeline is not None and not _state.supervising:
+        pipeline.activate()
+
+
+def _become_supervisor(reason: str) -> None:
+    """A server here is about to start its workers: this process serves nothing from now on."""
+    with _state.lock:
+        pipeline = _state.pipeline
+        if pipeline is None or _state.supervising:
+            return  # started as a supervisor (nothing runs here), or already told
+        _state.supervising = True
+    pipeline.pause()
+    logger.info(
+        "pid %d is a %s: it exports nothing from now on (it serves no request); each worker runs its own "
+        "pipeline, profiler and identity",
+        os.getpid(),
+        reason,
+    )
+
+
+def _renew_in_child() -> None:
+    """In a process forked from one that runs the pipeline: make it this process's own, and say so."""
+    pipeline = _state.pipeline
+    if pipeline is None or _state.pid == os.getpid():
+        return
+    parent, _state.pid = _state.pid, os.getpid()
+    _state.lock = threading.Lock()
+    _state.supervising = False
+    try:
+        for problem in pipeline.renew_after_fork():
+            logger.warning("forked worker pid %d: %s", _state.pid, problem)
+        if _state.announce is not None:
+            _state.announce(RoleDecision(ProcessRole.SERVER, _state.program, f"worker forked from pid {parent}"))
+    except Exception as exc:  # noqa: BLE001 - the forked process runs on, with what could be renewed
+        logger.error(
+            "forked worker pid %d: renewing the telemetry failed (%s: %s)", _state.pid, type(exc).__name__, exc
+        )
 
 
 def _install_sigterm_flush() -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from otelperf._log import logger
-from otelperf._pipeline import Pipeline
-from otelperf._replacements import REPLACED
-from otelperf._roles import ProcessRole, RoleDecision
+from otelperf.instrumentation.replacements import REPLACED
+from otelperf.log import logger
+from otelperf.pipeline.providers import Pipeline
+from otelperf.process.lifecycle import SETTLE_AFTER_S
+from otelperf.process.roles import ProcessRole, RoleDecision
 from otelperf.settings import Settings
 from otelperf.version import __version__
 
@@ -134,10 +135,22 @@ def _report() -> None:
         settings.sampler,
         _destination(settings, "metrics"),
         settings.metric_export_interval_ms / 1000,
-        pipeline.profiler.describe() if pipeline.profiler is not None else "off",
+        _profiles(pipeline),
         ", ".join(on) or "nothing",
         f"; not instrumented: {', '.join(off)}" if off else "",
     )
+
+
+def _profiles(pipeline: Pipeline) -> str:
+    settings = pipeline.settings
+    if pipeline.profiler is not None:
+        return pipeline.profiler.describe()
+    if pipeline.standby and settings.profiling_active:
+        return (
+            f"pyroscope {settings.pyroscope_endpoint} once this process serves (held, with metric exports, "
+            f"while it may still start workers: at most {SETTLE_AFTER_S:.0f} s)"
+        )
+    return "off"
 
 
 def _report_supervisor(role: RoleDecision) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import collections.abc
 from typing import Any
 
-from otelperf.profiling._tags import current_root, tag_thread
+from otelperf.profiling.tags import current_root, tag_thread
 
 
 class TaggedCoroutine(collections.abc.Coroutine):  # type: ignore[type-arg]

@@ -15,7 +15,7 @@ from typing import Any
 
 from wrapt import wrap_function_wrapper
 
-from otelperf._log import logger
+from otelperf.log import logger
 
 LoopCallback = Callable[[asyncio.AbstractEventLoop], None]
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from opentelemetry.sdk.resources import Resource
 
 from otelperf import semconv
-from otelperf._roles import _program
+from otelperf.process.roles import _program
 from otelperf.version import __version__
 
 _APP_SPEC = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_][\w.()]*)$")
@@ -39,13 +39,16 @@ def derive_service_name(argv: Sequence[str] | None = None) -> str:
     return "python-app"
 
 
+def process_identity() -> Resource:
+    """What tells this process from the service's others: a fresh ``service.instance.id`` and its pid."""
+    return Resource({semconv.SERVICE_INSTANCE_ID: str(uuid.uuid4()), semconv.PROCESS_PID: os.getpid()})
+
+
 def build_resource(service_name: str | None) -> Resource:
     """The SDK resource: env attributes (``OTEL_RESOURCE_ATTRIBUTES``) plus otelperf's own."""
-    attributes: dict[str, str | int] = {
-        semconv.SERVICE_INSTANCE_ID: str(uuid.uuid4()),
-        semconv.PROCESS_PID: os.getpid(),
+    own = {
         semconv.TELEMETRY_DISTRO_NAME: semconv.DISTRO_NAME,
         semconv.TELEMETRY_DISTRO_VERSION: __version__,
+        semconv.SERVICE_NAME: service_name or derive_service_name(),
     }
-    attributes[semconv.SERVICE_NAME] = service_name or derive_service_name()
-    return Resource.create(attributes)
+    return Resource.create({**process_identity().attributes, **own})

@@ -7,11 +7,11 @@ The SDK (1.45) caps each metric stream at a number of attribute sets and sends t
 measurement that lands in the overflow series to ``otelperf.metric.overflow``
 (``otelperf.metric.name`` = the instrument). The guard costs one ``frozenset`` per measurement,
 and ``BoundedHistogram`` reuses it as the key to the attribute set's SDK aggregations, which it
-feeds directly (``_direct``: about 4 µs a measurement instead of the public path's 14-21).
+feeds directly (``metrics.direct``: about 4 µs a measurement instead of the public path's 14-21).
 
 ``SelfCost`` measures the time otelperf spends per span or measurement in its own code, one call
 in 256, into ``otelperf.self.duration`` (``otelperf.component``): recording a measurement costs
-the SDK 14-21 µs (4 µs through ``_direct``), more than most of what it measures, so it is sampled
+the SDK 14-21 µs (4 µs through ``metrics.direct``), more than most of what it measures, so it is sampled
 sparsely.
 """
 
@@ -29,8 +29,8 @@ from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Ob
 from opentelemetry.trace import Span
 
 from otelperf import semconv
-from otelperf._direct import Aggregations, DirectHistogram, context_of
-from otelperf._log import logger
+from otelperf.log import logger
+from otelperf.metrics.direct import Aggregations, DirectHistogram, context_of
 from otelperf.version import __version__
 
 _limit = {"series": 2000}

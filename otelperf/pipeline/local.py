@@ -19,7 +19,6 @@ and bucket, the latest exemplar seen (``with_exemplars`` adds them to fresh poin
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from bisect import bisect_left
@@ -29,17 +28,10 @@ from typing import Any
 from opentelemetry.sdk.metrics import Exemplar
 from opentelemetry.sdk.metrics.export import Gauge, HistogramDataPoint, MetricReader, NumberDataPoint, Sum
 
-__all__ = [
-    "GaugeHistory",
-    "Snapshot",
-    "local_baseline",
-    "local_gauge_history",
-    "local_metrics",
-    "local_snapshots",
-    "read_points",
-]
+from otelperf.log import logger
 
-logger = logging.getLogger("otelperf")
+__all__ = ["GaugeHistory", "SeriesKey", "Snapshot", "read_points", "series_key"]
+
 
 # One gauge sample set: (unix time, {(metric name, sorted attribute items): value}).
 Snapshot = tuple[float, dict[tuple[str, tuple[tuple[str, Any], ...]], float]]
@@ -49,53 +41,6 @@ SeriesKey = tuple[str, tuple[tuple[str, Any], ...]]
 def series_key(point: dict[str, Any]) -> SeriesKey:
     """A point's series: its metric name and sorted attributes."""
     return point["name"], tuple(sorted(point["attributes"].items()))
-
-
-def local_metrics() -> list[dict[str, Any]]:
-    """One dict per data point: ``name``, ``unit``, ``kind`` (``histogram``, ``counter`` or ``gauge``),
-    ``attributes``, ``start``/``time`` (unix seconds) and ``value`` or ``count``/``sum``/
-    ``bucket_counts``/``explicit_bounds`` for histograms, with ``exemplars`` (``value``, ``time``,
-    ``trace_id``, ``span_id`` as hex) where a measurement was recorded in a sampled span.
-    Empty when the local reader is off."""
-    from otelperf._lifecycle import current_pipeline  # the pipeline imports this module
-
-    pipeline = current_pipeline()
-    if pipeline is None or pipeline.local_reader is None:
-        return []
-    points = read_points(pipeline.local_reader)
-    if pipeline.gauge_history is not None:
-        pipeline.gauge_history.with_exemplars(points)
-    return points
-
-
-def local_snapshots() -> list[tuple[float, list[dict[str, Any]]]]:
-    """The kept copies of the cumulative points, oldest first (empty when the local reader is off)."""
-    from otelperf._lifecycle import current_pipeline
-
-    pipeline = current_pipeline()
-    if pipeline is None or pipeline.gauge_history is None:
-        return []
-    return pipeline.gauge_history.cumulative_snapshots()
-
-
-def local_gauge_history() -> list[Snapshot]:
-    """The gauge samples kept so far, oldest first (empty when the local reader is off)."""
-    from otelperf._lifecycle import current_pipeline
-
-    pipeline = current_pipeline()
-    if pipeline is None or pipeline.gauge_history is None:
-        return []
-    return pipeline.gauge_history.snapshots()
-
-
-def local_baseline() -> list[dict[str, Any]]:
-    """The cumulative points of the first gauge sample (empty until it is taken)."""
-    from otelperf._lifecycle import current_pipeline
-
-    pipeline = current_pipeline()
-    if pipeline is None or pipeline.gauge_history is None:
-        return []
-    return pipeline.gauge_history.baseline
 
 
 def read_points(reader: MetricReader) -> list[dict[str, Any]]:
@@ -179,6 +124,13 @@ class GaugeHistory:
     def stop(self) -> None:
         self._stop.set()
 
+    def restart(self) -> None:
+        """In a forked child: the parent's samples are not this process's, and its thread is gone."""
+        self._samples.clear()
+        self.baseline = []
+        self._stop = threading.Event()
+        self.start()
+
     def sample(self) -> None:
         values: dict[SeriesKey, float] = {}
         points = read_points(self._reader)
@@ -234,8 +186,8 @@ class GaugeHistory:
         while not self._stop.wait(self._interval_s):
             try:
                 self.sample()
-            except Exception:
-                logger.debug("otelperf: gauge history sample failed", exc_info=True)
+            except Exception:  # noqa: BLE001 - a failed sample is skipped, the thread goes on
+                logger.debug("gauge history sample failed", exc_info=True)
 
 
 def _bucket(point: dict[str, Any], value: float) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 
 from wrapt import wrap_function_wrapper
 
-from otelperf._log import logger
+from otelperf.log import logger
 
 _lock = threading.Lock()
 _state = {"installed": False, "frozen": False}

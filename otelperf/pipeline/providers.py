@@ -1,7 +1,7 @@
 """Builds the SDK's providers from ``Settings``: resource, sampler, processors, exporters, readers.
 
 Nothing here runs at import. ``Pipeline.start()`` is called once per serving process (see
-``_roles``); it installs the global tracer and meter providers, which also brings to life the
+``process.roles``); it installs the global tracer and meter providers, which also brings to life the
 proxy tracers and instruments that instrumentors created before it.
 """
 
@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import (
@@ -42,22 +43,24 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
-from otelperf import _loops, semconv
-from otelperf._exemplars import exemplar_reservoir_factory
-from otelperf._export import (
+from otelperf import semconv
+from otelperf.export.resilient import (
     ExportHealth,
     ResilientMetricExporter,
     ResilientSpanExporter,
     silence_exporter_logs,
 )
-from otelperf._heap import freeze_after_startup
-from otelperf._local import GaugeHistory
-from otelperf._log import logger
-from otelperf._resource import build_resource
-from otelperf._span_wire import grpc_span_exporter
+from otelperf.export.span_wire import grpc_span_exporter
+from otelperf.fastpaths import fork
+from otelperf.log import logger
+from otelperf.metrics.exemplars import exemplar_reservoir_factory
+from otelperf.pipeline.local import GaugeHistory, Snapshot, read_points
+from otelperf.pipeline.resource import build_resource, process_identity
+from otelperf.process import loops
+from otelperf.process.heap import freeze_after_startup
 from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
 from otelperf.profiling import Profiler, ProfileSpanProcessor, start_profiler
-from otelperf.profiling._asyncio import frame_asgi_apps, install_task_factory
+from otelperf.profiling.tasks import frame_asgi_apps, install_task_factory
 from otelperf.settings import Settings
 
 # Instrument kinds whose series the limit applies to (the SDK does not export its synchronous Gauge
@@ -105,7 +108,7 @@ _OWN_INSTRUMENTS = ("otelperf.*", "db.client.*", "http.server.request.body.size"
 
 def _views() -> list[View]:
     """http.server.request.duration's buckets (exact Apdex at T = 100 ms), whoever records it; and the
-    cheaper exemplar reservoir (``_exemplars``) for that and every histogram otelperf records."""
+    cheaper exemplar reservoir (``metrics.exemplars``) for that and every histogram otelperf records."""
     reservoirs = exemplar_reservoir_factory  # None: the SDK's own
     buckets = ExplicitBucketHistogramAggregation(semconv.HTTP_DURATION_BUCKETS_S)
     http_duration = semconv.HTTP_SERVER_REQUEST_DURATION
@@ -150,19 +153,22 @@ class Pipeline:
     gauge_history: GaugeHistory | None = None
     profiler: Profiler | None = None
     healths: list[ExportHealth] = field(default_factory=list)
+    _exporters: list[ResilientSpanExporter | ResilientMetricExporter] = field(default_factory=list)
+    standby: bool = False  # profiler and metric exports held until activate()
+    paused: bool = False  # a supervisor's: nothing exported, no profiler
     _shutdown_done: bool = False
     _providers_flushed: bool = False
 
-    def start(self) -> None:
-        """Build and install the providers (global, so instrumentors' proxies resolve)."""
+    def start(self, *, standby: bool = False) -> None:
+        """Build and install the providers (global, so instrumentors' proxies resolve).
+
+        ``standby``: a process that may still turn out to supervise holds back its profiler and its
+        metric exports (cumulative: nothing is lost) until ``activate()``; spans flow at once."""
         settings = self.settings
         self.resource = build_resource(settings.service_name)
-        if settings.profiling_active:
-            attributes = self.resource.attributes
-            self.profiler = start_profiler(settings, str(attributes.get("service.name")), attributes)
-            if self.profiler is not None and settings.profiling_span_attribution:
-                _loops.subscribe(install_task_factory)
-                frame_asgi_apps()
+        self.standby = standby
+        if not standby:
+            self._start_profiler()
         if settings.gc_freeze:
             freeze_after_startup()
         self.tracer_provider = self._build_tracer_provider()
@@ -172,12 +178,79 @@ class Pipeline:
         if self.local_reader is not None:
             self.gauge_history = GaugeHistory(self.local_reader, interval_s=settings.local_history_interval_s)
             self.gauge_history.start()
+        if standby:
+            for exporter in self._exporters:
+                if isinstance(exporter, ResilientMetricExporter):
+                    exporter.pause()
+        set_current_pipeline(self)
+
+    def activate(self) -> None:
+        """End the standby: this process serves (or has shown no sign of supervising)."""
+        if not self.standby or self.paused:
+            return
+        self.standby = False
+        for exporter in self._exporters:
+            exporter.resume()
+        self._start_profiler()
+
+    def _start_profiler(self) -> None:
+        settings = self.settings
+        if not settings.profiling_active or self.resource is None:
+            return
+        attributes = self.resource.attributes
+        self.profiler = start_profiler(settings, str(attributes.get("service.name")), attributes)
+        if self.profiler is not None and settings.profiling_span_attribution:
+            loops.subscribe(install_task_factory)
+            frame_asgi_apps()
+
+    def pause(self) -> None:
+        """Stop exporting and profiling in this process (a supervisor's), keeping every provider
+        alive: the workers it forks inherit them and ``renew_after_fork`` makes them theirs."""
+        self.paused = True
+        for exporter in self._exporters:
+            exporter.pause()
+        profiler, self.profiler = self.profiler, None
+        if profiler is not None:
+            # The agent's last upload may wait on Pyroscope: bounded, and finished before any fork.
+            stop = threading.Thread(target=profiler.shutdown, name="otelperf-profiler-stop", daemon=True)
+            stop.start()
+            stop.join(self.settings.shutdown_timeout_s)
+
+    def renew_after_fork(self) -> list[str]:
+        """In a forked child, make the inherited pipeline this process's own: its ``process.pid``
+        and ``service.instance.id``, empty metric streams, new exporter connections, its own
+        profiler. The SDK's own fork hooks, which ran first, restarted its threads. Returns what
+        could not be renewed on this SDK."""
+        problems = []
+        identity = process_identity()
+        providers = [provider for provider in (self.tracer_provider, self.meter_provider) if provider is not None]
+        reason = fork.update_resource(providers, identity)
+        if reason is not None:
+            problems.append(f"the resource keeps the parent's process.pid and service.instance.id ({reason})")
+        if self.resource is not None:
+            self.resource = self.resource.merge(identity)
+        if self.meter_provider is not None:
+            reason = fork.fresh_metric_state(self.meter_provider)
+            if reason is not None:
+                problems.append(f"the metrics include what the parent measured before the fork ({reason})")
+        for exporter in self._exporters:
+            exporter.renew_after_fork()
+        if self.gauge_history is not None:
+            self.gauge_history.restart()
+        self.profiler = None  # the parent's agent: not running here, and not to be stopped from here
+        self.standby = self.paused = False
+        self._start_profiler()
+        self._shutdown_done = self._providers_flushed = False
+        return problems
 
     def _build_tracer_provider(self) -> TracerProvider:
         settings = self.settings
         provider = TracerProvider(resource=self.resource, sampler=build_sampler(settings), shutdown_on_exit=False)
-        if self.profiler is not None and settings.profiling_span_attribution:
-            provider.add_span_processor(ProfileSpanProcessor(link_spans=self.profiler.labels))
+        on_standby = self.standby and settings.profiling_active
+        if settings.profiling_span_attribution and (self.profiler is not None or on_standby):
+            # On standby the agent starts later: the stack sampler applies no thread tags.
+            labels = self.profiler.labels if self.profiler is not None else settings.profiling_sampler != "stack"
+            provider.add_span_processor(ProfileSpanProcessor(link_spans=labels))
         provider.add_span_processor(SanitizingSpanProcessor())
         provider.add_span_processor(
             NPlusOneSpanProcessor(
@@ -190,7 +263,11 @@ class Pipeline:
             health = ExportHealth("traces", settings.endpoint_for("traces"))
             silence_exporter_logs(health)
             self.healths.append(health)
-            exporter: SpanExporter = ResilientSpanExporter(_otlp_span_exporter(settings), health)
+            resilient = ResilientSpanExporter(
+                _otlp_span_exporter(settings), health, renew=lambda: _otlp_span_exporter(settings)
+            )
+            self._exporters.append(resilient)
+            exporter: SpanExporter = resilient
             batch_size, delay_ms = _batch_options()
             provider.add_span_processor(
                 BatchSpanProcessor(exporter, schedule_delay_millis=delay_ms, max_export_batch_size=batch_size)
@@ -209,7 +286,10 @@ class Pipeline:
             health = ExportHealth("metrics", settings.endpoint_for("metrics"))
             silence_exporter_logs(health)
             self.healths.append(health)
-            exporter = ResilientMetricExporter(_otlp_metric_exporter(settings), health)
+            exporter = ResilientMetricExporter(
+                _otlp_metric_exporter(settings), health, renew=lambda: _otlp_metric_exporter(settings)
+            )
+            self._exporters.append(exporter)
             readers.append(
                 PeriodicExportingMetricReader(exporter, export_interval_millis=interval, cardinality_limits=limits)
             )
@@ -233,6 +313,9 @@ class Pipeline:
         if self._shutdown_done:
             return
         self._shutdown_done = True
+        if self.standby and not self.paused:  # it never supervised: what it measured is its own
+            for exporter in self._exporters:
+                exporter.resume()
         if self.gauge_history is not None:
             self.gauge_history.stop()
         budget = self.settings.shutdown_timeout_s
@@ -293,3 +376,56 @@ def _dropped_text(dropped: dict[str, int], refused: int = 0) -> str:
     if refused:
         text += f"; {refused} spans refused by the full export queue (OTEL_BSP_MAX_QUEUE_SIZE)"
     return text
+
+
+# The running pipeline: one at most per process (a list, so that no ``global`` statement is needed).
+_current: list[Pipeline] = []
+
+
+def set_current_pipeline(pipeline: Pipeline | None) -> None:
+    """Called by ``Pipeline.start()`` once the providers are installed."""
+    _current[:] = [pipeline] if pipeline is not None else []
+
+
+def current_pipeline() -> Pipeline | None:
+    """The pipeline running in this process, if any (registered by ``Pipeline.start()``)."""
+    return _current[0] if _current else None
+
+
+def local_metrics() -> list[dict[str, Any]]:
+    """One dict per data point: ``name``, ``unit``, ``kind`` (``histogram``, ``counter`` or ``gauge``),
+    ``attributes``, ``start``/``time`` (unix seconds) and ``value`` or ``count``/``sum``/
+    ``bucket_counts``/``explicit_bounds`` for histograms, with ``exemplars`` (``value``, ``time``,
+    ``trace_id``, ``span_id`` as hex) where a measurement was recorded in a sampled span.
+    Empty when the local reader is off."""
+    pipeline = current_pipeline()
+    if pipeline is None or pipeline.local_reader is None:
+        return []
+    points = read_points(pipeline.local_reader)
+    if pipeline.gauge_history is not None:
+        pipeline.gauge_history.with_exemplars(points)
+    return points
+
+
+def local_snapshots() -> list[tuple[float, list[dict[str, Any]]]]:
+    """The kept copies of the cumulative points, oldest first (empty when the local reader is off)."""
+    pipeline = current_pipeline()
+    if pipeline is None or pipeline.gauge_history is None:
+        return []
+    return pipeline.gauge_history.cumulative_snapshots()
+
+
+def local_gauge_history() -> list[Snapshot]:
+    """The gauge samples kept so far, oldest first (empty when the local reader is off)."""
+    pipeline = current_pipeline()
+    if pipeline is None or pipeline.gauge_history is None:
+        return []
+    return pipeline.gauge_history.snapshots()
+
+
+def local_baseline() -> list[dict[str, Any]]:
+    """The cumulative points of the first gauge sample (empty until it is taken)."""
+    pipeline = current_pipeline()
+    if pipeline is None or pipeline.gauge_history is None:
+        return []
+    return pipeline.gauge_history.baseline

@@ -48,7 +48,7 @@ from opentelemetry.metrics import Histogram
 from opentelemetry.trace import Span, set_span_in_context
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from otelperf._log import logger
+from otelperf.log import logger
 
 try:
     from opentelemetry.attributes import _clean_attribute_value
