@@ -2,7 +2,7 @@
 # Run the whole test suite on a fresh Debian 12 machine: installs what it needs, then lints,
 # validates the collector configs and runs every test (unit and end to end).
 #
-# Installs (each only when missing): Debian's redis-server, PostgreSQL 15 and Prometheus, a virtualenv with
+# Installs (each only when missing): Debian's redis-server, PostgreSQL 15, Prometheus and Chromium, a virtualenv with
 # otelperf[test] under $OTELPERF_CACHE_DIR, and the otelperf collector built from
 # collector-config/builder-manifest.yaml (cached there too, rebuilt when the manifest changes).
 set -euo pipefail

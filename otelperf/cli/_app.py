@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Annotated
 
@@ -179,6 +180,13 @@ def load(
     raise typer.Exit(demo_command.run_load(url, duration_s=duration, concurrency=concurrency))
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
 def _problems_help() -> str:
     from otelperf.demo.scenario import PROBLEMS
 
@@ -209,8 +217,18 @@ def demo(  # noqa: PLR0917 - typer options
     Profiles: to Pyroscope when OTELPERF_PYROSCOPE_ENDPOINT is set, else to a receiver in this
     process, so the report names each route's top functions either way.
     """
-    from otelperf.cli import demo as demo_command
     from otelperf.demo.scenario import parse_problems
+
+    missing = [name for name in ("fastapi", "uvicorn", "sqlalchemy") if not _installed(name)]
+    if missing:
+        typer.secho(
+            f"otelperf demo: the sample service needs {', '.join(missing)}; "
+            "install it with: pip install 'otelperf[demo]'",
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(1)
+    from otelperf.cli import demo as demo_command
 
     try:
         planted = frozenset() if healthy else parse_problems(problems.split(","))

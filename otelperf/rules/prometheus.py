@@ -25,9 +25,10 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 def window_seconds(window: str) -> float:
     """A PromQL duration (``90s``, ``15m``, ``1h``) in seconds; ``ValueError`` for anything else."""
-    if len(window) < 2 or window[-1] not in _UNIT_S:
-        raise ValueError(f"{window!r} is not a duration such as 90s, 15m or 1h")
-    return float(window[:-1]) * _UNIT_S[window[-1]]
+    try:
+        return float(window[:-1]) * _UNIT_S[window[-1]]
+    except (ValueError, KeyError, IndexError):
+        raise ValueError(f"--window {window!r} is not a duration such as 90s, 15m or 1h") from None
 
 
 def _quoted(value: str) -> str:

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from otelperf.profiling.receiver import ProfileReceiver, Sample
 from otelperf.rules import Rule, build_report, load_rules
 from otelperf.rules.pyroscope import PyroscopeProfiles
-from otelperf.profiling.receiver import ProfileReceiver, Sample
 from tests.e2e.rig import APPS, BIN, App, Collector, exporting_pids, free_port, launch, uvicorn, wait_until
 
 ROUTES = {"hot_alpha": "GET /alpha", "hot_beta": "GET /beta", "hot_gamma": "GET /gamma", "hot_delta": "GET /delta"}

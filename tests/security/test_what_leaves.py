@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from otelperf.profiling.receiver import ProfileReceiver
 from tests.e2e.apps.probe_app import (
     SECRET_BEARER,
     SECRET_COOKIE_IN,
@@ -24,7 +25,6 @@ from tests.e2e.apps.probe_app import (
     SECRET_QUERY,
     SECRET_VALUE,
 )
-from otelperf.profiling.receiver import ProfileReceiver
 from tests.e2e.rig import App, Collector, free_port, launch, uvicorn, wait_until
 
 SECRET_DB_PASSWORD = "pg-passw0rd-s3cr3t"  # PostgreSQL trusts loopback here, so any password connects
