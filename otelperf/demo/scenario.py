@@ -36,7 +36,7 @@ PROBLEMS: dict[str, tuple[str, str, str]] = {
     ),
     "slow_query": (
         "GET /orders/recent",
-        "counts related items with an unindexed cross join, sized at start-up to take about 0.6 s alone",
+        "counts related items with an unindexed cross join, sized at start-up to take about 0.7 s alone",
         "db-slow-queries",
     ),
     "cold_cache": (

@@ -2,7 +2,7 @@
 
 A rule regresses when its score dropped by more than ``tolerance`` points since the baseline
 (scores are on one 0-100 scale for every rule, so one tolerance fits all of them; the default, 5
-points, is a fifth of the way from ``warn`` to ``bad``). A rule without a score on either side
+points, is a tenth of the way from ``warn`` to ``bad``). A rule without a score on either side
 (no data, a new rule, one switched off) is not compared. ``compare`` marks each compared rule
 (``RuleResult.regression``) and the report (``Report.baseline``).
 """

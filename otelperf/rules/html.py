@@ -213,10 +213,18 @@ def _recommendation(rank: int, result: RuleResult) -> str:
         f'<span class="badge" style="background:{colour}">{escape(result.status)}</span>'
         f'<span class="muted">{escape(result.value_text)} · score {_score_text(result.score)} · '
         f"+{result.estimated_gain:.1f} points if fixed · {escape(result.category.replace('_', ' '))}</span></header>"
-        f'<div class="rec-body"><div><p>{escape(result.recommendation or "")}</p>'
+        f'<div class="rec-body"><div><p>{_prose(result.recommendation or "")}</p>'
         f"{_evidence(result)}{_links(result)}</div>"
         f"<div>{_chart(result)}</div></div></section>"
     )
+
+
+def _prose(text: str) -> str:
+    """Escaped ``text`` with its `quoted` parts (statements, calls) as code."""
+    parts = escape(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: leave the text as it is
+        return escape(text)
+    return "".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts))
 
 
 def _score_text(score: float | None) -> str:
@@ -252,7 +260,9 @@ def _evidence(result: RuleResult) -> str:
 def _exemplar_value(exemplar: dict[str, Any]) -> str:
     metric = str(exemplar.get("metric", ""))
     value = float(exemplar["value"])
-    return format_unit("s", value) if "duration" in metric or "wait" in metric or "lag" in metric else f"{value:g}"
+    if not ("duration" in metric or "wait" in metric or "lag" in metric):
+        return f"{value:g}"
+    return f"{value * 1000:.2g} ms" if value < 0.01 else format_unit("s", value)
 
 
 def _links(result: RuleResult) -> str:

@@ -71,14 +71,20 @@ class LocalSource:
         return "in-process metrics"
 
     def exemplar(self, metric: str, labels: dict[str, str]) -> dict[str, Any] | None:
-        """The exemplar of the largest value among ``metric``'s series that carry ``labels``."""
-        best: dict[str, Any] | None = None
+        """The exemplar of the largest value among ``metric``'s series that carry ``labels``, in the
+        window; failing that, one seen since it ended (an exemplar is the latest per bucket, so a
+        bucket busy after the window has forgotten the ones inside it)."""
+        inside: dict[str, Any] | None = None
+        after: dict[str, Any] | None = None
         for point in self._exemplar_points:
             if point["name"] != metric or any(str(point["attributes"].get(k)) != v for k, v in labels.items()):
                 continue
             for exemplar in point.get("exemplars", ()):
-                if self._inside(exemplar["time"]) and (best is None or exemplar["value"] > best["value"]):
-                    best = exemplar
+                if self._inside(exemplar["time"]):
+                    inside = _larger(inside, exemplar)
+                elif self.until is not None and exemplar["time"] > self.until:
+                    after = _larger(after, exemplar)
+        best = inside or after
         return dict(best) if best is not None else None
 
     def series(self, rule: Rule) -> list[tuple[float, float]]:
@@ -264,6 +270,10 @@ def window_points(
         before = [points for at, points in snapshots if at <= since]
         first_baseline = before[-1] if before else first_baseline
     return current, first_baseline
+
+
+def _larger(best: dict[str, Any] | None, exemplar: dict[str, Any]) -> dict[str, Any]:
+    return exemplar if best is None or exemplar["value"] > best["value"] else best
 
 
 def scored_value(rule: Rule, source: LocalSource) -> float | None:
