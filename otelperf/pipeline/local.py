@@ -101,7 +101,7 @@ class GaugeHistory:
         interval_s: float = 5.0,
         max_samples: int = 720,
         max_series: int = 2000,
-        max_snapshots: int = 64,
+        max_snapshots: int = 32,
     ) -> None:
         self._reader = reader
         self._interval_s = interval_s

@@ -57,9 +57,21 @@ def print_table(report: Report, console: Console) -> None:
             str(rank),
             f"[{style}]{result.id}[/{style}]",
             f"+{result.estimated_gain:.1f}",
-            result.recommendation or "",
+            _with_evidence(result),
         )
     console.print(recommendations)
+
+
+def _with_evidence(result: RuleResult) -> str:
+    """The recommendation, and the exemplar trace that shows one case of it."""
+    text = result.recommendation or ""
+    exemplar = result.evidence.get("exemplar")
+    if exemplar:
+        value = float(exemplar.get("value", 0.0))
+        metric = str(exemplar.get("metric", ""))
+        seen = f"{value * 1000:.1f} ms" if metric.endswith(("duration", "wait", "lag")) else f"{value:g}"
+        text += f" Exemplar trace: {exemplar['trace_id']} ({metric} {seen})."
+    return text
 
 
 def _versus(result: RuleResult) -> str:
@@ -102,7 +114,7 @@ def to_markdown(report: Report) -> str:
     lines += ["", "### Recommendations", ""]
     ranked = report.ranked()
     lines += [
-        f"{rank}. **{result.id}** ({result.status}, +{result.estimated_gain:.1f} points): {result.recommendation}"
+        f"{rank}. **{result.id}** ({result.status}, +{result.estimated_gain:.1f} points): {_with_evidence(result)}"
         for rank, result in enumerate(ranked, 1)
     ] or ["None: every rule with data is within its targets."]
     return "\n".join(lines) + "\n"
