@@ -1,8 +1,8 @@
 """What observability costs the app, counted in instructions: a measure the VM's speed cannot move.
 
 ``bench/overhead.py`` measures requests per second, which is what the issue's targets are written
-in, but on this VM the speed of a whole round drifts by 30 % and more (docs/benchmarks.md), so a
-10 % difference needs many rounds and still comes out one way or the other. This script runs the
+in, but on a shared VM the speed of a whole round drifts by more than a tenth, so a small difference
+needs many rounds and still comes out one way or the other. This script runs the
 same app and variants under Valgrind's Cachegrind, which counts the instructions every thread of
 the process executes (the event loop, the pool, export and gRPC threads alike). A count does not
 depend on the machine's speed or on what else runs beside it.
@@ -10,7 +10,7 @@ depend on the machine's speed or on what else runs beside it.
 Each variant runs twice, with the same warm-up and ``--requests`` and ``3 * --requests`` measured
 requests; the difference of the two totals divided by the difference of the request counts is the
 instructions per request, with start-up, warm-up and shutdown cancelled out. Under Cachegrind the
-app serves requests 5 to 10 times slower, so the periodic work (metric export, the span batch timer,
+app serves requests several times slower, so the periodic work (metric export, the span batch timer,
 the event-loop lag probe) would run that much more often per request: their intervals are
 stretched by the measured slow-down, so that each request carries the share of that work it
 carries at full speed.
@@ -56,7 +56,7 @@ from overhead import (
 )
 
 WARM_UP = 100
-# The variants whose throughput targets the issue sets, and the upstream reference.
+# The variants that have throughput targets, and the upstream reference.
 MEASURED = [
     "otelperf, 10 % sampling (production)",
     "otelperf, 100 % tracing",

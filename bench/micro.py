@@ -35,6 +35,7 @@ from otelperf.instrumentation.cache.recorder import CacheRecorder
 from otelperf.metrics.instruments import BoundedHistogram
 from otelperf.processors import NPlusOneSpanProcessor, SanitizingSpanProcessor
 from otelperf.redaction.sql import sanitize_sql
+from otelperf.semconv import Instrument
 
 REPEATS = 9
 
@@ -254,7 +255,7 @@ def metric_cases() -> list[Case]:
     reader = InMemoryMetricReader()
     meter = MeterProvider(metric_readers=[reader]).get_meter("bench")
     raw = meter.create_histogram("raw")
-    bounded = BoundedHistogram(meter, "bounded", "s", "", [0.1, 1.0])
+    bounded = BoundedHistogram(meter, Instrument("bounded", "histogram", "s", "", buckets=(0.1, 1.0)))
     attributes = {
         "otelperf.cache.system": "redis",
         "otelperf.cache.name": "localhost:6379/0",

@@ -259,10 +259,10 @@ async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float) -> 
 
 @contextlib.contextmanager
 def load_generator_without_gc() -> Iterator[None]:
-    """No cyclic garbage collection in this process (the load) during a window. Its full collections
-    took 20 to 31 ms every 15 s or so (session 15, ``gc.callbacks``); the requests in flight then
-    waited for the load to read their answers, and each such pause put 6 to 13 requests among the
-    slowest 1 % of every variant's window, the uninstrumented app's too."""
+    """No cyclic garbage collection in this process (the load) during a window. A full collection of
+    the load generator's heap pauses it for tens of milliseconds; the requests in flight then wait
+    for the load to read their answers, and each such pause puts requests of every variant, the
+    uninstrumented app's too, among the slowest 1 %."""
     gc.collect()
     gc.disable()
     try:
@@ -349,8 +349,8 @@ def baseline_variants(collector: str, revisions: list[str], sink_url: str | None
     ``100 % + profiling``) as they were at each revision: its source first on ``PYTHONPATH`` (the
     installed distribution's entry points then load that code; an entry point whose module the
     revision lacks is skipped, and the contrib instrumentor it replaces loads). An instrumentor the
-    revision had under an entry point that no longer exists is not loaded at all
-    (``otelperf_redis_cache`` before ``otelperf_redis``): check the baseline's start-up line."""
+    revision declares under an entry point the installed distribution lacks is not loaded at all:
+    check the baseline's start-up line."""
     chosen = []
     for rev in revisions:
         path = {"PYTHONPATH": str(worktree(rev))}
@@ -574,7 +574,7 @@ def fixed_windows_by_round(results: dict[str, list[Run]]) -> list[str]:
 
 
 def collector_down_summary(results: dict[str, list[Run]]) -> list[str]:
-    """Collector down against up, round by round (the issue's "costs <= 2 % more" target)."""
+    """Collector down against up, round by round (the target: it costs at most 2 % more)."""
     up, down = results.get("otelperf, 100 % tracing"), results.get("otelperf, 100 %, collector down")
     if not up or not down:
         return []

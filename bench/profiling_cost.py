@@ -5,8 +5,8 @@ the profiler differs) pinned to CPU 0; this process sends the load from CPU 1. V
 interleaved (off, on, off, on, ...) and the table gives medians. The agent uploads to a local
 endpoint that accepts and discards what it receives.
 
-The whole process's CPU per request moves by ±15 % from run to run on a shared VM, more than the
-sampler costs. So each run also reads the CPU time of the agent's own threads (the ones Python did
+On a shared VM the whole process's CPU per request moves from run to run by more than the sampler
+costs. So each run also reads the CPU time of the agent's own threads (the ones Python did
 not start: ``bench/profiled_demo.py`` names the others) against the rest of the process, in the
 same window: a ratio that machine noise moves far less. It leaves out what the agent costs the
 app's own threads (cache misses; the tag calls, which the "vs off" column includes).
@@ -56,8 +56,8 @@ VARIANTS = {
     "off": {},
     "agent only": {"OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false"},
     "agent + span attribution": {},
-    # Configurations of the agent that cost less (run with --only): every thread on CPU instead of
-    # the GIL holder, and half the rate.
+    # Other configurations of the agent (run with --only): every thread on CPU instead of the GIL
+    # holder only, and half the rate.
     "agent only, all threads": {"OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false", "OTELPERF_PROFILING_GIL_ONLY": "false"},
     "agent only, 50 Hz": {"OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false", "OTELPERF_PROFILING_SAMPLE_RATE": "50"},
     # The line running in each frame (pyroscope-io's default) instead of the function's first line.

@@ -1,9 +1,9 @@
 """Fixed-rate tail latency, each variant side by side with the uninstrumented app in short turns.
 
 ``bench/overhead.py`` measures each variant's fixed-rate p99 in one window per round, minutes away
-from the uninstrumented app's window. On this VM, whose speed drifts by a third within minutes and
-which pauses now and then, that ratio moved from 1.2 to 3.3 between the rounds of one run (session
-10), so a single run could not say whether a variant meets a 1.5x target.
+from the uninstrumented app's window. On a shared VM, whose speed drifts within minutes and which
+pauses now and then, that ratio moves between the rounds of one run by more than the differences
+it is meant to show.
 
 Here the uninstrumented app and one variant are started together, both pinned to CPU 0, and take
 turns: while one serves a window of fixed-rate load, the other is stopped (``SIGSTOP``: none of its

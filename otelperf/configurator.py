@@ -2,8 +2,9 @@
 
 ``opentelemetry-instrument`` calls it after the distro and before the instrumentors. It reads
 the settings once, reports every rejected value, decides whether this process runs the SDK
-(see ``process.roles``) and starts or defers the pipeline (see ``lifecycle``). Nothing raised here may
-reach the application: on any failure otelperf logs one line and the app runs uninstrumented.
+(see ``process.roles``) and starts or defers the pipeline (see ``process.lifecycle``). Nothing
+raised here may reach the application: on any failure otelperf logs one line and the app runs
+uninstrumented.
 """
 
 from __future__ import annotations

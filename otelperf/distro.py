@@ -40,7 +40,7 @@ ENV_DEFAULTS: dict[str, str] = {
 }
 
 INSTRUMENTOR_OPTIONS: dict[str, dict[str, Any]] = {
-    # The ASGI per-message spans are a quarter of the instrumentation cost and carry no insight.
+    # The ASGI per-message spans are a large share of the instrumentation's cost and carry no insight.
     "fastapi": {"exclude_spans": ["receive", "send"]},
 }
 

@@ -1,8 +1,9 @@
 """The one reader of the environment: typed, validated, documented settings.
 
 Every ``OTELPERF_*`` variable and every standard ``OTEL_*`` variable otelperf interprets itself is
-declared once in ``SETTINGS`` (name, default, meaning, parser). The README's configuration table
-is generated from that list (``otelperf settings --markdown``), so the two cannot drift.
+declared once, as a field of ``Settings``: its type and default, with the variable's name, parser
+and meaning (``_setting``). ``SETTINGS`` is derived from those fields, and the README's
+configuration table from ``SETTINGS`` (``otelperf settings --markdown``), so none can drift.
 
 A bad value never stops the host application: ``load_settings`` keeps the default, records a
 ``SettingProblem`` naming the variable, the rejected value and the fallback, and the caller logs
@@ -15,11 +16,12 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 __all__ = ["SETTINGS", "SettingProblem", "SettingSpec", "Settings", "load_settings", "settings_table"]
 
+_T = TypeVar("_T")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _EXPORTERS = ("otlp", "console", "none")
@@ -157,312 +159,251 @@ class SettingProblem:
         return f"{self.env}={self.value!r} {self.reason}; using {self.fallback!r} instead"
 
 
-SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec(
+def _setting(env: str, default: _T, parse: Callable[[str], Any], meaning: str, *, secret: bool = False) -> _T:
+    """A ``Settings`` field read from the variable ``env``: its default, and the parser and meaning
+    that ``SETTINGS`` carries (``secret``: masked in every dump and problem)."""
+    metadata = {"env": env, "parse": parse, "help": meaning, "secret": secret}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective configuration. Build it with ``load_settings``; it is immutable.
+
+    Each field is one environment variable, declared once: its type and default, with the
+    variable, parser and meaning (``_setting``); ``SETTINGS`` lists them in this order.
+    """
+
+    enabled: bool = _setting(
         "OTELPERF_ENABLED",
-        "enabled",
         True,
         _parse_bool,
         "Master switch. `false` loads nothing (same effect as `OTEL_SDK_DISABLED=true`).",
-    ),
-    SettingSpec(
+    )
+    sdk_disabled: bool = _setting(
         "OTEL_SDK_DISABLED",
-        "sdk_disabled",
         False,
         _parse_bool,
         "Standard OpenTelemetry switch; `true` disables otelperf too.",
-    ),
-    SettingSpec(
+    )
+    service_name: str | None = _setting(
         "OTEL_SERVICE_NAME",
-        "service_name",
         None,
         _parse_text,
         "`service.name`. Unset: taken from `OTEL_RESOURCE_ATTRIBUTES`, else derived from the "
         "launched program (`uvicorn shop.app:app` gives `shop-app`), never `unknown_service`.",
-    ),
-    SettingSpec(
+    )
+    traces_exporter: str = _setting(
         "OTEL_TRACES_EXPORTER",
-        "traces_exporter",
         "otlp",
         _choice(*_EXPORTERS),
         "Where spans go: `otlp`, `console` or `none`.",
-    ),
-    SettingSpec(
+    )
+    metrics_exporter: str = _setting(
         "OTEL_METRICS_EXPORTER",
-        "metrics_exporter",
         "otlp",
         _choice(*_EXPORTERS),
         "Where metrics go: `otlp`, `console` or `none`.",
-    ),
-    SettingSpec(
+    )
+    otlp_protocol: str = _setting(
         "OTEL_EXPORTER_OTLP_PROTOCOL",
-        "otlp_protocol",
         "grpc",
         _choice(*_PROTOCOLS),
         "OTLP transport: `grpc` (port 4317) or `http/protobuf` (port 4318).",
-    ),
-    SettingSpec(
+    )
+    otlp_endpoint: str | None = _setting(
         "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "otlp_endpoint",
         None,
         _parse_url,
         "Collector address. Unset: `http://localhost:4317` (grpc) or `http://localhost:4318` (http/protobuf).",
-    ),
-    SettingSpec(
+    )
+    otlp_traces_endpoint: str | None = _setting(
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "otlp_traces_endpoint",
         None,
         _parse_url,
         "Per-signal override for spans (for http/protobuf, the full URL ending in `/v1/traces`).",
-    ),
-    SettingSpec(
+    )
+    otlp_metrics_endpoint: str | None = _setting(
         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-        "otlp_metrics_endpoint",
         None,
         _parse_url,
         "Per-signal override for metrics (for http/protobuf, the full URL ending in `/v1/metrics`).",
-    ),
-    SettingSpec(
+    )
+    otlp_headers: str | None = _setting(
         "OTEL_EXPORTER_OTLP_HEADERS",
-        "otlp_headers",
         None,
         _parse_text,
         "Headers sent with every export (`key=value,...`); masked in every dump.",
         secret=True,
-    ),
-    SettingSpec(
+    )
+    metric_export_interval_ms: int = _setting(
         "OTEL_METRIC_EXPORT_INTERVAL",
-        "metric_export_interval_ms",
         15_000,
         _parse_millis,
         "Milliseconds between metric exports (otelperf default 15000, SDK default 60000).",
-    ),
-    SettingSpec(
+    )
+    sampler: str = _setting(
         "OTEL_TRACES_SAMPLER",
-        "sampler",
         "parentbased_always_on",
         _choice(*_SAMPLERS),
         "Head sampler. Metrics stay exact whatever it samples.",
-    ),
-    SettingSpec(
-        "OTEL_TRACES_SAMPLER_ARG", "sampler_ratio", 1.0, _parse_ratio, "Ratio for the `traceidratio` samplers, 0 to 1."
-    ),
-    SettingSpec(
+    )
+    sampler_ratio: float = _setting(
+        "OTEL_TRACES_SAMPLER_ARG",
+        1.0,
+        _parse_ratio,
+        "Ratio for the `traceidratio` samplers, 0 to 1.",
+    )
+    export_timeout_s: float = _setting(
         "OTELPERF_EXPORT_TIMEOUT",
-        "export_timeout_s",
         10.0,
         _parse_seconds,
         "Seconds one export may take, retries included.",
-    ),
-    SettingSpec(
+    )
+    shutdown_timeout_s: float = _setting(
         "OTELPERF_SHUTDOWN_TIMEOUT",
-        "shutdown_timeout_s",
         3.0,
         _parse_seconds,
         "Seconds the final flush may take at exit; what is left is dropped and counted in the log.",
-    ),
-    SettingSpec(
+    )
+    log_level: str = _setting(
         "OTELPERF_LOG_LEVEL",
-        "log_level",
         "info",
         _choice(*_LOG_LEVELS),
         "Level of otelperf's own log lines (stderr, prefix `otelperf:`).",
-    ),
-    SettingSpec(
+    )
+    metric_series_limit: int = _setting(
         "OTELPERF_METRIC_SERIES_LIMIT",
-        "metric_series_limit",
         2000,
         _parse_count,
         "Series per metric before new attribute sets go to one `otel.metric.overflow=true` series "
         "(counted in `otelperf.metric.overflow`).",
-    ),
-    SettingSpec(
+    )
+    db_slow_query_threshold_s: float = _setting(
         "OTELPERF_DB_SLOW_QUERY_THRESHOLD",
-        "db_slow_query_threshold_s",
         0.5,
         _parse_seconds,
         "Seconds from which a statement gets an `otelperf.db.slow_query` span event.",
-    ),
-    SettingSpec(
+    )
+    n_plus_one_min_count: int = _setting(
         "OTELPERF_N_PLUS_ONE_MIN_COUNT",
-        "n_plus_one_min_count",
         5,
         _parse_count,
         "Sibling executions of one statement fingerprint, under one request, that make an N+1.",
-    ),
-    SettingSpec(
+    )
+    n_plus_one_min_duration_s: float = _setting(
         "OTELPERF_N_PLUS_ONE_MIN_DURATION",
-        "n_plus_one_min_duration_s",
         0.05,
         _parse_seconds,
         "Total seconds those executions must take to be reported as an N+1 (Sentry's criterion), unless they "
         "span `OTELPERF_N_PLUS_ONE_MIN_SHARE` of the request.",
-    ),
-    SettingSpec(
+    )
+    n_plus_one_min_share: float = _setting(
         "OTELPERF_N_PLUS_ONE_MIN_SHARE",
-        "n_plus_one_min_share",
         0.5,
         _parse_ratio,
         "Share of the request's duration, from the first execution's start to the last one's end, from which "
         "those executions are an N+1 however short they are (fast local databases); 1 leaves only the "
         "total-duration criterion. See docs/rules.md.",
-    ),
-    SettingSpec(
+    )
+    event_loop_lag_interval_s: float = _setting(
         "OTELPERF_EVENT_LOOP_LAG_INTERVAL",
-        "event_loop_lag_interval_s",
         0.5,
         _parse_seconds,
         "Seconds between event-loop lag probes (one `call_soon_threadsafe` each).",
-    ),
-    SettingSpec(
+    )
+    gc_freeze: bool = _setting(
         "OTELPERF_GC_FREEZE",
-        "gc_freeze",
         True,
         _parse_bool,
         "Once the server has started, collect and `gc.freeze()` the start-up heap, so that full garbage "
         "collections (which stop every request) walk only what was created since: see docs/benchmarks.md.",
-    ),
-    SettingSpec(
+    )
+    local_metrics: bool = _setting(
         "OTELPERF_LOCAL_METRICS",
-        "local_metrics",
         False,
         _parse_bool,
         "Keep a copy of the metrics in-process (`otelperf.local_metrics()`), as the demo does.",
-    ),
-    SettingSpec(
+    )
+    local_history_interval_s: float = _setting(
         "OTELPERF_LOCAL_HISTORY_INTERVAL",
-        "local_history_interval_s",
         5.0,
         _parse_seconds,
         "Seconds between samples of the in-process copy kept for averages, report windows and charts.",
-    ),
-    SettingSpec(
+    )
+    rules_file: str | None = _setting(
         "OTELPERF_RULES_FILE",
-        "rules_file",
         None,
         _parse_text,
         "A YAML rule file applied over the built-in catalog (add, change or disable rules); `--rules` in the CLI.",
-    ),
-    SettingSpec(
+    )
+    profiling_enabled: bool | None = _setting(
         "OTELPERF_PROFILING_ENABLED",
-        "profiling_enabled",
         None,
         _parse_bool,
         "Continuous profiling to Pyroscope. Unset: on when a Pyroscope address is set.",
-    ),
-    SettingSpec(
+    )
+    pyroscope_endpoint: str | None = _setting(
         "OTELPERF_PYROSCOPE_ENDPOINT",
-        "pyroscope_endpoint",
         None,
         _parse_url,
         "Pyroscope server (e.g. `http://localhost:4040`); `PYROSCOPE_SERVER_ADDRESS` is read too.",
-    ),
-    SettingSpec(
+    )
+    profiling_sample_rate_hz: int = _setting(
         "OTELPERF_PROFILING_SAMPLE_RATE",
-        "profiling_sample_rate_hz",
         100,
         _parse_hz,
         "Profiler samples per second, 1 to 1000.",
-    ),
-    SettingSpec(
+    )
+    profiling_gil_only: bool = _setting(
         "OTELPERF_PROFILING_GIL_ONLY",
-        "profiling_gil_only",
         True,
         _parse_bool,
         "Sample only threads holding the GIL (Python code running), not threads waiting on I/O.",
-    ),
-    SettingSpec(
+    )
+    profiling_sampler: str = _setting(
         "OTELPERF_PROFILING_SAMPLER",
-        "profiling_sampler",
         "pyspy",
         _choice(*_PROFILING_SAMPLERS),
         "`pyspy`: the agent's py-spy sampler, samples labelled with `span_id`/`span_name`. `stack`: pyroscope-io's "
-        "experimental in-process sampler, several times cheaper but unlabelled (routes stay exact through the "
+        "experimental in-process sampler, cheaper but unlabelled (routes stay exact through the "
         "`[route]` frames; no trace-to-profile link): see docs/benchmarks.md.",
-    ),
-    SettingSpec(
+    )
+    profiling_lines: str = _setting(
         "OTELPERF_PROFILING_LINES",
-        "profiling_lines",
         "function",
         _choice(*_PROFILING_LINES),
         "The line number each frame of the py-spy sampler carries. `function`: the function's first line "
         "(flame graphs are the same: Pyroscope groups frames by function); `line`: the line running, for "
         "Pyroscope's source view, a third more reads of the app's memory per sample; `none`.",
-    ),
-    SettingSpec(
+    )
+    profiling_span_attribution: bool = _setting(
         "OTELPERF_PROFILING_SPAN_ATTRIBUTION",
-        "profiling_span_attribution",
         True,
         _parse_bool,
         "Tag samples with the request's `span_id`/`span_name` and run its work under a `[route]` frame "
         "(per asyncio step and per pool task); `false` keeps the plain agent.",
-    ),
-    SettingSpec(
+    )
+    profiling_upload_interval_s: float = _setting(
         "OTELPERF_PROFILING_UPLOAD_INTERVAL",
-        "profiling_upload_interval_s",
         10.0,
         _parse_seconds,
         "Seconds between profile uploads (whole seconds; the last window is flushed at shutdown).",
-    ),
-    SettingSpec(
+    )
+    redis_url: str | None = _setting(
         "REDIS_URL",
-        "redis_url",
         None,
         _parse_text,
         "Redis used by the demo service; `otelperf doctor` checks it answers.",
         secret=True,
-    ),
-    SettingSpec(
+    )
+    database_url: str | None = _setting(
         "DATABASE_URL",
-        "database_url",
         None,
         _parse_text,
         "SQLAlchemy URL used by the demo service; `otelperf doctor` checks it answers.",
         secret=True,
-    ),
-)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Effective configuration. Build it with ``load_settings``; it is immutable."""
-
-    enabled: bool = True
-    sdk_disabled: bool = False
-    service_name: str | None = None
-    traces_exporter: str = "otlp"
-    metrics_exporter: str = "otlp"
-    otlp_protocol: str = "grpc"
-    otlp_endpoint: str | None = None
-    otlp_traces_endpoint: str | None = None
-    otlp_metrics_endpoint: str | None = None
-    otlp_headers: str | None = None
-    metric_export_interval_ms: int = 15_000
-    sampler: str = "parentbased_always_on"
-    sampler_ratio: float = 1.0
-    export_timeout_s: float = 10.0
-    shutdown_timeout_s: float = 3.0
-    log_level: str = "info"
-    metric_series_limit: int = 2000
-    db_slow_query_threshold_s: float = 0.5
-    n_plus_one_min_count: int = 5
-    n_plus_one_min_duration_s: float = 0.05
-    n_plus_one_min_share: float = 0.5
-    event_loop_lag_interval_s: float = 0.5
-    gc_freeze: bool = True
-    local_metrics: bool = False
-    local_history_interval_s: float = 5.0
-    rules_file: str | None = None
-    profiling_enabled: bool | None = None
-    pyroscope_endpoint: str | None = None
-    profiling_sample_rate_hz: int = 100
-    profiling_gil_only: bool = True
-    profiling_sampler: str = "pyspy"
-    profiling_lines: str = "function"
-    profiling_span_attribution: bool = True
-    profiling_upload_interval_s: float = 10.0
-    redis_url: str | None = None
-    database_url: str | None = None
+    )
     problems: tuple[SettingProblem, ...] = field(default=(), compare=False)
 
     @property
@@ -494,6 +435,21 @@ class Settings:
             if spec.secret and values[spec.env] is not None:
                 values[spec.env] = _mask(spec.env, str(values[spec.env]))
         return values
+
+
+SETTINGS: tuple[SettingSpec, ...] = tuple(
+    SettingSpec(
+        declared.metadata["env"],
+        declared.name,
+        declared.default,
+        declared.metadata["parse"],
+        declared.metadata["help"],
+        declared.metadata["secret"],
+    )
+    for declared in dataclasses.fields(Settings)
+    if "env" in declared.metadata
+)
+"""Every variable otelperf reads, in the order of the ``Settings`` fields they fill."""
 
 
 def _mask(env: str, value: str) -> str:

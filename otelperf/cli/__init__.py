@@ -1,7 +1,11 @@
-"""The ``otelperf`` command: ``doctor``, ``settings`` and ``demo``.
+"""The ``otelperf`` command: the tooling around the runtime plugin, never loaded into the host app.
 
-The CLI lives in the ``cli`` extra (typer, rich, httpx) so the runtime plugin stays light; without
-it, ``otelperf`` says what to install instead of failing with a traceback.
+``doctor`` and ``settings`` read the configuration, ``demo`` and ``load`` run and load the sample
+service, ``report`` and ``rules`` grade a service from its metrics, ``dashboards`` writes the Grafana
+JSON. Each typer command in ``_app`` is a thin shell over a plain function (``doctor``, ``demo``,
+``report``) that tests call directly. The CLI lives in the ``cli`` extra (typer, rich, httpx) so the
+runtime plugin stays light; without it, ``otelperf`` says what to install instead of failing with a
+traceback.
 """
 
 from __future__ import annotations

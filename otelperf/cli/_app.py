@@ -34,13 +34,28 @@ def doctor(
 
 @app.command()
 def settings(
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print the README table.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the table of docs/configuration.md.")] = False,
 ) -> None:
     """List every setting otelperf reads, with its default and meaning."""
     if markdown:
         print(settings_table())
         return
     doctor_command.print_settings()
+
+
+@app.command()
+def metrics(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the metrics table of docs/signals.md.")] = False,
+) -> None:
+    """List every metric otelperf records, with its kind, unit and Prometheus name."""
+    if markdown:
+        print(semconv.metrics_table())
+        return
+    rows = [("metric", "kind", "unit", "Prometheus name")]
+    rows += [(i.name, i.kind, i.unit, i.prometheus_name) for i in semconv.INSTRUMENTS.values()]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        print("  ".join([*(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)), row[3]]))
 
 
 dashboards_app = typer.Typer(help="Grafana dashboards as code.", no_args_is_help=True)

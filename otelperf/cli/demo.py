@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from otelperf import semconv
 from otelperf.demo.load import LoadResult, generate_load
 from otelperf.demo.scenario import DEFAULT_PROBLEMS
 from otelperf.export.reachability import tcp_check
@@ -273,7 +274,7 @@ def server_table(points: list[dict[str, Any]]) -> Table:
         table.add_column(column, justify="right" if column in ("count", "mean ms") else "left")
     rows: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
     for point in points:
-        if point["name"] not in ("http.server.request.duration", "db.client.operation.duration"):
+        if point["name"] not in (semconv.HTTP_SERVER_REQUEST_DURATION, semconv.DB_CLIENT_OPERATION_DURATION):
             continue
         row = rows[(point["name"], _label(point["attributes"]))]
         row[0] += point["count"]
@@ -302,7 +303,7 @@ def signals_table(points: list[dict[str, Any]]) -> Table:
     table = Table(title="Cache, database, worker pools and runtime, as otelperf measured them")
     table.add_column("signal")
     table.add_column("observed")
-    cache_metric = "otelperf.cache.operation.duration"
+    cache_metric = semconv.CACHE_OPERATION_DURATION
     for system in sorted({p["attributes"].get("otelperf.cache.system") for p in _values(points, cache_metric)}):
         hits = sum(
             p["count"]
@@ -319,13 +320,13 @@ def signals_table(points: list[dict[str, Any]]) -> Table:
         if hits + misses:
             table.add_row(f"cache hit ratio ({system})", f"{hits / (hits + misses):.0%} of {int(hits + misses)} reads")
     n_plus_one: dict[str, int] = defaultdict(int)
-    for point in _values(points, "otelperf.db.n_plus_one"):
+    for point in _values(points, semconv.DB_N_PLUS_ONE):
         n_plus_one[point["attributes"].get("http.route", "?")] += int(point["value"])
     for route, occurrences in sorted(n_plus_one.items()):
         table.add_row("N+1 queries", f"{route}: {occurrences} request(s) ran one statement 5+ times in a row")
-    used = _sum(points, "db.client.connection.count", "value", db_client_connection_state="used")
-    maximum = _sum(points, "db.client.connection.max", "value")
-    waits = _values(points, "db.client.connection.wait_time")
+    used = _sum(points, semconv.DB_CLIENT_CONNECTION_COUNT, "value", db_client_connection_state="used")
+    maximum = _sum(points, semconv.DB_CLIENT_CONNECTION_MAX, "value")
+    waits = _values(points, semconv.DB_CLIENT_CONNECTION_WAIT_TIME)
     if waits:
         count = sum(p["count"] for p in waits)
         mean = sum(p["sum"] for p in waits) / count if count else 0.0
@@ -334,27 +335,27 @@ def signals_table(points: list[dict[str, Any]]) -> Table:
             f"{int(used)} of {int(maximum)} connections in use at the end; "
             f"{int(count)} checkouts, mean wait {_ms(mean)} ms",
         )
-    for point in _values(points, "otelperf.worker_pool.queue.wait"):
+    for point in _values(points, semconv.WORKER_POOL_QUEUE_WAIT):
         name = point["attributes"].get("otelperf.worker_pool.name")
         mean = point["sum"] / point["count"] if point["count"] else 0.0
         table.add_row(f"worker pool {name}", f"{int(point['count'])} tasks, mean queue wait {_ms(mean)} ms")
-    lag = _values(points, "otelperf.asyncio.event_loop.lag")
+    lag = _values(points, semconv.ASYNCIO_EVENT_LOOP_LAG)
     if lag and lag[0]["count"]:
         table.add_row(
             "event-loop lag", f"mean {_ms(lag[0]['sum'] / lag[0]['count'])} ms over {int(lag[0]['count'])} probes"
         )
-    gc_points = _values(points, "otelperf.gc.pause.duration")
+    gc_points = _values(points, semconv.GC_PAUSE_DURATION)
     if gc_points:
         table.add_row(
             "GC pauses",
             f"{int(sum(p['count'] for p in gc_points))} collections, "
             f"{_ms(sum(p['sum'] for p in gc_points))} ms in total",
         )
-    memory = _sum(points, "process.memory.usage", "value")
-    limit = _sum(points, "otelperf.process.memory.limit", "value")
+    memory = _sum(points, semconv.PROCESS_MEMORY_USAGE, "value")
+    limit = _sum(points, semconv.PROCESS_MEMORY_LIMIT, "value")
     if memory and limit:
         table.add_row("memory", f"{memory / 2**20:.0f} MiB resident, {memory / limit:.1%} of the limit")
-    overflow = _sum(points, "otelperf.metric.overflow", "value")
+    overflow = _sum(points, semconv.METRIC_OVERFLOW, "value")
     table.add_row("series over the limit", f"{int(overflow)} measurements" if overflow else "none")
     return table
 

@@ -1,7 +1,8 @@
 """The dashboards, as data: every panel's title, unit, description, thresholds and queries.
 
 Queries filter on ``job="$service"`` and ``instance=~"$instance"``: the collector's prometheus
-exporter turns ``service.name`` into ``job`` and ``service.instance.id`` into ``instance``.
+exporter turns ``service.name`` into ``job`` and ``service.instance.id`` into ``instance``. Metric
+names come from the instrument catalog (``semconv.INSTRUMENTS``), as the exporter names them.
 ``tests/e2e/test_prometheus.py`` runs every PromQL query here against a real Prometheus fed by
 the demo, so a typo or a renamed metric fails the build.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from otelperf import semconv
 from otelperf.semconv import DASHBOARD_UIDS
 
 S = 'job="$service", instance=~"$instance"'
@@ -52,11 +54,33 @@ def p95(metric: str, by: str = "", selector: str = S) -> str:
     return f"histogram_quantile(0.95, sum by ({group}) (rate({metric}_bucket{{{selector}}}[{RATE}])))"
 
 
-HTTP = "http_server_request_duration_seconds"
-DB = "db_client_operation_duration_seconds"
-CACHE = "otelperf_cache_operation_duration_seconds"
-POOL_TASK = "otelperf_worker_pool_task_duration_seconds"
-POOL_WAIT = "otelperf_worker_pool_queue_wait_seconds"
+def _metric(name: str) -> str:
+    """The Prometheus name of the declared instrument ``name``."""
+    return semconv.INSTRUMENTS[name].prometheus_name
+
+
+HTTP = _metric(semconv.HTTP_SERVER_REQUEST_DURATION)
+HTTP_ACTIVE = _metric(semconv.HTTP_SERVER_ACTIVE_REQUESTS)
+HTTP_RESPONSE_SIZE = _metric(semconv.HTTP_SERVER_RESPONSE_BODY_SIZE)
+DB = _metric(semconv.DB_CLIENT_OPERATION_DURATION)
+DB_N_PLUS_ONE = _metric(semconv.DB_N_PLUS_ONE)
+DB_POOL_COUNT = _metric(semconv.DB_CLIENT_CONNECTION_COUNT)
+DB_POOL_MAX = _metric(semconv.DB_CLIENT_CONNECTION_MAX)
+DB_POOL_WAIT = _metric(semconv.DB_CLIENT_CONNECTION_WAIT_TIME)
+DB_POOL_TIMEOUTS = _metric(semconv.DB_CLIENT_CONNECTION_TIMEOUTS)
+CACHE = _metric(semconv.CACHE_OPERATION_DURATION)
+POOL_TASK = _metric(semconv.WORKER_POOL_TASK_DURATION)
+POOL_WAIT = _metric(semconv.WORKER_POOL_QUEUE_WAIT)
+POOL_DEPTH = _metric(semconv.WORKER_POOL_QUEUE_DEPTH)
+POOL_ACTIVE = _metric(semconv.WORKER_POOL_WORKERS_ACTIVE)
+POOL_MAX = _metric(semconv.WORKER_POOL_WORKERS_MAX)
+CPU = _metric(semconv.PROCESS_CPU_UTILIZATION)
+MEMORY = _metric(semconv.PROCESS_MEMORY_USAGE)
+MEMORY_LIMIT = _metric(semconv.PROCESS_MEMORY_LIMIT)
+GC_PAUSE = _metric(semconv.GC_PAUSE_DURATION)
+LOOP_LAG = _metric(semconv.ASYNCIO_EVENT_LOOP_LAG)
+THREADS = _metric(semconv.PROCESS_THREAD_COUNT)
+TASKS = _metric(semconv.ASYNCIO_TASKS)
 REQUESTS = f"sum(rate({HTTP}_count{{{S}}}[{RATE}]))"
 ERRORS = f'sum(rate({HTTP}_count{{{S}, http_response_status_code=~"5.."}}[{RATE}]))'
 GREEN, YELLOW, RED = "green", "#EAB839", "red"
@@ -186,13 +210,13 @@ HTTP_DASHBOARD = DashboardSpec(
             "Requests in flight",
             "Requests being served right now.",
             "short",
-            (_q(f"sum(http_server_active_requests{{{S}}})", "active"),),
+            (_q(f"sum({HTTP_ACTIVE}{{{S}}})", "active"),),
         ),
         PanelSpec(
             "Response size p95",
             "95th percentile of response body size.",
             "bytes",
-            (_q(p95("http_server_response_body_size_bytes"), "p95"),),
+            (_q(p95(HTTP_RESPONSE_SIZE), "p95"),),
         ),
     ),
 )
@@ -277,7 +301,7 @@ DATABASE_DASHBOARD = DashboardSpec(
             "short",
             (
                 _q(
-                    f"sum by (http_route, db_collection_name) (increase(otelperf_db_n_plus_one_total{{{S}}}[{RATE}]))",
+                    f"sum by (http_route, db_collection_name) (increase({DB_N_PLUS_ONE}{{{S}}}[{RATE}]))",
                     "{{http_route}} {{db_collection_name}}",
                 ),
             ),
@@ -288,12 +312,12 @@ DATABASE_DASHBOARD = DashboardSpec(
             "short",
             (
                 _q(
-                    f"sum by (db_client_connection_pool_name) (db_client_connection_count{{{S}, "
+                    f"sum by (db_client_connection_pool_name) ({DB_POOL_COUNT}{{{S}, "
                     f'db_client_connection_state="used"}})',
                     "used {{db_client_connection_pool_name}}",
                 ),
                 _q(
-                    f"sum by (db_client_connection_pool_name) (db_client_connection_max{{{S}}})",
+                    f"sum by (db_client_connection_pool_name) ({DB_POOL_MAX}{{{S}}})",
                     "max {{db_client_connection_pool_name}}",
                 ),
             ),
@@ -303,8 +327,8 @@ DATABASE_DASHBOARD = DashboardSpec(
             "Time to get a connection, and checkouts that timed out.",
             "s",
             (
-                _q(p95("db_client_connection_wait_time_seconds"), "wait p95"),
-                _q(f"sum(rate(db_client_connection_timeouts_total{{{S}}}[{RATE}])) or vector(0)", "timeouts/s"),
+                _q(p95(DB_POOL_WAIT), "wait p95"),
+                _q(f"sum(rate({DB_POOL_TIMEOUTS}{{{S}}}[{RATE}])) or vector(0)", "timeouts/s"),
             ),
         ),
     ),
@@ -321,8 +345,8 @@ WORKER_POOLS_DASHBOARD = DashboardSpec(
             "percentunit",
             (
                 _q(
-                    f"sum by (otelperf_worker_pool_name) (otelperf_worker_pool_workers_active{{{S}}}) / "
-                    f"sum by (otelperf_worker_pool_name) (otelperf_worker_pool_workers_max{{{S}}})",
+                    f"sum by (otelperf_worker_pool_name) ({POOL_ACTIVE}{{{S}}}) / "
+                    f"sum by (otelperf_worker_pool_name) ({POOL_MAX}{{{S}}})",
                     "{{otelperf_worker_pool_name}}",
                 ),
             ),
@@ -334,7 +358,7 @@ WORKER_POOLS_DASHBOARD = DashboardSpec(
             "short",
             (
                 _q(
-                    f"sum by (otelperf_worker_pool_name) (otelperf_worker_pool_queue_depth{{{S}}})",
+                    f"sum by (otelperf_worker_pool_name) ({POOL_DEPTH}{{{S}}})",
                     "{{otelperf_worker_pool_name}}",
                 ),
             ),
@@ -369,7 +393,7 @@ RUNTIME_DASHBOARD = DashboardSpec(
             "CPU utilization",
             "Process CPU over elapsed time and CPUs (alert above 80 %).",
             "percentunit",
-            (_q(f"process_cpu_utilization_ratio{{{S}}}", "{{instance}}"),),
+            (_q(f"{CPU}{{{S}}}", "{{instance}}"),),
             thresholds=((0, GREEN), (0.8, RED)),
         ),
         PanelSpec(
@@ -378,8 +402,7 @@ RUNTIME_DASHBOARD = DashboardSpec(
             "percentunit",
             (
                 _q(
-                    f"process_memory_usage_bytes{{{S}}} / on (job, instance) "
-                    f"otelperf_process_memory_limit_bytes{{{S}}}",
+                    f"{MEMORY}{{{S}}} / on (job, instance) {MEMORY_LIMIT}{{{S}}}",
                     "{{instance}}",
                 ),
             ),
@@ -391,7 +414,7 @@ RUNTIME_DASHBOARD = DashboardSpec(
             "percentunit",
             (
                 _q(
-                    f"sum by (cpython_gc_generation) (rate(otelperf_gc_pause_duration_seconds_sum{{{S}}}[{RATE}]))",
+                    f"sum by (cpython_gc_generation) (rate({GC_PAUSE}_sum{{{S}}}[{RATE}]))",
                     "gen {{cpython_gc_generation}}",
                 ),
             ),
@@ -402,8 +425,7 @@ RUNTIME_DASHBOARD = DashboardSpec(
             "s",
             (
                 _q(
-                    f"histogram_quantile(0.99, sum by (le) "
-                    f"(rate(otelperf_asyncio_event_loop_lag_seconds_bucket{{{S}}}[{RATE}])))",
+                    f"histogram_quantile(0.99, sum by (le) (rate({LOOP_LAG}_bucket{{{S}}}[{RATE}])))",
                     "p99",
                 ),
             ),
@@ -413,7 +435,7 @@ RUNTIME_DASHBOARD = DashboardSpec(
             "Threads and tasks",
             "OS threads and asyncio tasks.",
             "short",
-            (_q(f"sum(process_thread_count{{{S}}})", "threads"), _q(f"sum(otelperf_asyncio_tasks{{{S}}})", "tasks")),
+            (_q(f"sum({THREADS}{{{S}}})", "threads"), _q(f"sum({TASKS}{{{S}}})", "tasks")),
         ),
     ),
 )

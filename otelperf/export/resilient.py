@@ -259,58 +259,64 @@ def silence_exporter_logs(health: ExportHealth) -> None:
             log.filters.insert(0, _QUEUE_FULL)
 
 
-class _Renewal:
-    """An exporter's pause and after-fork state: ``renew`` builds its replacement in the child."""
+class _Renewable:
+    """Pause and after-fork renewal, shared by both exporters: ``_renew`` builds the wrapped exporter
+    anew in a forked child, on the export thread, the first time the child exports."""
 
-    __slots__ = ("paused", "renew", "stale")
+    _inner: Any
+    health: ExportHealth
 
-    def __init__(self, renew: Callable[[], Any] | None) -> None:
-        self.renew = renew
-        self.paused = False
-        self.stale = False
+    def _init_renewal(self, renew: Callable[[], Any] | None) -> None:
+        self._renew = renew
+        self._paused = False
+        self._stale = False
 
-    def fresh(self, current: Any) -> Any:
-        """A new exporter, built on the export thread the first time the child exports."""
-        self.stale = False
-        assert self.renew is not None
-        try:
-            return self.renew()
-        except Exception as exc:  # noqa: BLE001 - keep the inherited one rather than none
-            logger.warning(
-                "could not build this process's exporter (%s: %s); using the inherited one", type(exc).__name__, exc
-            )
-            return current
+    def pause(self) -> None:
+        """Export nothing until ``resume``: batches are dropped uncounted (a supervisor's, or held)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+
+    def renew_after_fork(self) -> None:
+        """In a forked child: export again, through a new exporter (the parent's connection stays
+        the parent's), with this process's own counts."""
+        self._stale = self._renew is not None
+        self._paused = False
+        self.health.reset()
+
+    def _ready(self) -> bool:
+        """Whether to export now (not paused); builds the child's own exporter first if needed."""
+        if self._paused:
+            return False
+        if self._stale and self._renew is not None:
+            self._stale = False
+            try:
+                self._inner = self._renew()
+            except Exception as exc:  # noqa: BLE001 - keep the inherited one rather than none
+                logger.warning(
+                    "could not build this process's exporter (%s: %s); using the inherited one",
+                    type(exc).__name__,
+                    exc,
+                )
+        return True
 
 
-class ResilientSpanExporter(SpanExporter):
+class ResilientSpanExporter(_Renewable, SpanExporter):
     """A span exporter that drops instead of retrying against an unreachable collector."""
+
+    _inner: SpanExporter
 
     def __init__(
         self, inner: SpanExporter, health: ExportHealth, renew: Callable[[], SpanExporter] | None = None
     ) -> None:
         self._inner = inner
         self.health = health
-        self._renewal = _Renewal(renew)
-
-    def pause(self) -> None:
-        """Export nothing until ``resume``: batches are dropped uncounted (a supervisor's, or held)."""
-        self._renewal.paused = True
-
-    def resume(self) -> None:
-        self._renewal.paused = False
-
-    def renew_after_fork(self) -> None:
-        """In a forked child: export again, through a new exporter (the parent's connection stays
-        the parent's), with this process's own counts."""
-        self._renewal.stale = self._renewal.renew is not None
-        self._renewal.paused = False
-        self.health.reset()
+        self._init_renewal(renew)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if self._renewal.paused:
+        if not self._ready():
             return SpanExportResult.SUCCESS
-        if self._renewal.stale:
-            self._inner = self._renewal.fresh(self._inner)
         if not self.health.allow():
             self.health.drop(len(spans))
             return SpanExportResult.FAILURE
@@ -338,8 +344,10 @@ class ResilientSpanExporter(SpanExporter):
             return False
 
 
-class ResilientMetricExporter(MetricExporter):
+class ResilientMetricExporter(_Renewable, MetricExporter):
     """A metric exporter that drops instead of retrying against an unreachable collector."""
+
+    _inner: MetricExporter
 
     def __init__(
         self, inner: MetricExporter, health: ExportHealth, renew: Callable[[], MetricExporter] | None = None
@@ -350,26 +358,11 @@ class ResilientMetricExporter(MetricExporter):
         )
         self._inner = inner
         self.health = health
-        self._renewal = _Renewal(renew)
-
-    def pause(self) -> None:
-        """See ``ResilientSpanExporter.pause``."""
-        self._renewal.paused = True
-
-    def resume(self) -> None:
-        self._renewal.paused = False
-
-    def renew_after_fork(self) -> None:
-        """In a forked child; see ``ResilientSpanExporter.renew_after_fork``."""
-        self._renewal.stale = self._renewal.renew is not None
-        self._renewal.paused = False
-        self.health.reset()
+        self._init_renewal(renew)
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
-        if self._renewal.paused:
+        if not self._ready():
             return MetricExportResult.SUCCESS
-        if self._renewal.stale:
-            self._inner = self._renewal.fresh(self._inner)
         if not self.health.allow():
             self.health.drop(1)
             return MetricExportResult.FAILURE

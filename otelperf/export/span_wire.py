@@ -1,19 +1,18 @@
 """OTLP span encoding that writes the protobuf wire format directly: the export path's hot loop.
 
 The exporters' own ``encode_spans`` builds one protobuf object per span, attribute and value,
-and hashes the ``Resource`` (a JSON dump) once per span: about 137 µs per span of a request's
-batch on the project's VM, against 16 µs here (``bench/micro.py``). This module writes
-the same ``ExportTraceServiceRequest`` bytes with plain ``bytes`` joins, and keeps the encoded
-form of what repeats from span to span: attribute key/value pairs (``http.request.method=GET``),
-the resource and the instrumentation scopes. A ``ReadableSpan`` (what the SDK hands the export
-processor) is read from the fields it stores: its properties copy the attributes into a mapping
-proxy and the events and links into tuples on every read, and iterating a ``BoundedAttributes``
-runs in Python (80.7 k → 49.7 k instructions per span of a request's batch, Cachegrind).
+and hashes the ``Resource`` (a JSON dump) once per span. This module writes the same
+``ExportTraceServiceRequest`` bytes with plain ``bytes`` joins, and keeps the encoded form of what
+repeats from span to span: attribute key/value pairs (``http.request.method=GET``), the resource
+and the instrumentation scopes. A ``ReadableSpan`` (what the SDK hands the export processor) is
+read from the fields it stores: its properties copy the attributes into a mapping proxy and the
+events and links into tuples on every read, and iterating a ``BoundedAttributes`` runs in Python.
+``bench/micro.py`` times both encoders on the same spans (``docs/benchmarks.md``).
 
 ``grpc_span_exporter`` is the SDK's gRPC exporter (channel, retries, TLS, headers, compression)
 with one change: its ``Export`` call takes those bytes as they are. The SDK's stub would need a
-message, which costs a parse and a second serialization in the C runtime (about 0.3 ms for 64
-spans on the project's VM, against 0.45 ms of encoding). The export thread holds the GIL while it encodes, so
+message, which costs a parse and a second serialization in the C runtime, a large fraction of the
+encoding itself. The export thread holds the GIL while it encodes, so
 the app's threads wait for it: every ``_SPANS_PER_TURN`` spans it lets them go first
 (``os.sched_yield``, which releases the GIL), so a request is held up by a few spans' encoding
 rather than a whole batch's.
@@ -62,7 +61,7 @@ _MAX_CACHED = 4096  # encoded key/value pairs kept; cleared when full (high-card
 # Exact classes: a subclass (an IntEnum, say) may hash equal to a value it does not encode as.
 _CACHED_CLASSES = frozenset((str, bool, int))
 _ONE_BYTE = [bytes((value,)) for value in range(0x80)]
-_SPANS_PER_TURN = 16  # about 0.1 ms of encoding on the project's VM
+_SPANS_PER_TURN = 16  # spans encoded between two releases of the GIL
 _EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
@@ -75,7 +74,7 @@ def _let_others_run() -> None:
 
 
 def _varint(value: int) -> bytes:
-    if 0 <= value < 0x80:  # (a negative value raises below, as it did before: the batch falls back)
+    if 0 <= value < 0x80:  # (a negative value raises below: the batch falls back to upstream's encoder)
         return _ONE_BYTE[value]
     if 0 < value < 0x4000:  # most lengths
         return bytes(((value & 0x7F) | 0x80, value >> 7))

@@ -2,8 +2,8 @@
 
 Under a 10 % sampler, nine requests in ten are not sampled, and every client span started under
 them (a SQL statement, a Redis command) is a ``NonRecordingSpan`` that costs the SDK a sampler
-call, a new span id and a context object, about 10 µs each on the benchmark's VM, to record
-nothing. The built-in samplers decide such a child exactly as its parent was decided:
+call, a new span id and a context object, to record nothing. The built-in samplers decide such a
+child exactly as its parent was decided:
 
 - ``parentbased_*`` (otelperf's default production sampler): a parent that is not sampled, local
   or remote, drops its children (``ALWAYS_OFF`` for both, unless set otherwise in code);
@@ -13,7 +13,7 @@ nothing. The built-in samplers decide such a child exactly as its parent was dec
 
 For those samplers, ``ChildSpans.skip()`` says "the SDK would drop it" without asking it; for
 any other sampler (``always_on``, a custom one, ``ParentBased`` with other delegates) it always
-says no, and every span is started as before. Metrics are recorded either way.
+says no, and the SDK is asked for every span. Metrics are recorded either way.
 """
 
 from __future__ import annotations

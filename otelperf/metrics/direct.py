@@ -1,20 +1,21 @@
-"""otelperf's histograms recorded straight into the SDK's aggregations: 4 µs a measurement, not 21.
+"""otelperf's histograms recorded straight into the SDK's aggregations, once their attribute set is known.
 
-A request to the bench endpoint records eight histogram measurements (HTTP duration and response
-size, the SQL statement and connection wait, the Redis command, the pool task's wait and run). The
-SDK's ``Histogram.record`` costs about 21 µs each on the bench VM, and most of that is spent on
-the attributes: ``Measurement`` cleans them (a recursive type check and a new dict), then each
-reader's view copies them and hashes them (sorted, recursively) to find the attribute set's
-aggregation. otelperf builds these attribute sets itself, from plain strings and numbers, and
-the same few sets come back on every request: ``DirectHistogram`` finds a set's aggregations once
-and afterwards hands each measurement to them directly (``bench/micro.py``: 3.8 µs).
+A traced request records several histogram measurements (HTTP duration and response size, SQL
+statements and connection waits, Redis commands, pool tasks' wait and run). Most of the cost of the
+SDK's ``Histogram.record`` is spent on the attributes, on every measurement: ``Measurement`` cleans
+them (a recursive type check and a new dict), then each reader's view copies them and hashes them
+(sorted, recursively) to find the attribute set's aggregation. otelperf builds these attribute sets
+itself, from plain strings and numbers, and the same few sets come back on every request:
+``DirectHistogram`` finds a set's aggregations once and afterwards hands each measurement to them
+directly. ``bench/micro.py`` and ``bench/instructions.py`` measure the difference
+(``docs/benchmarks.md``).
 
 Two more things cost more than the aggregation itself and are done otherwise: the
 ``Measurement`` is built by writing its five fields (the frozen dataclass's ``__init__`` sets them
 one ``object.__setattr__`` at a time), and the default exemplar filter's question, is the span
 sampled, is answered from the span without ``get_current_span``'s ``isinstance`` check against the
-``Span`` ABC (together 32 k → 23 k instructions a measurement, Cachegrind). Should a release
-change ``Measurement``'s fields or give it slots, its constructor builds it again.
+``Span`` ABC. Should a release change ``Measurement``'s fields or give it slots, its constructor
+builds it again.
 
 Everything else stays the SDK's: the aggregation objects are the ones the SDK created for the set,
 fed under their own locks; the SDK chose them, so the series limit and its overflow series apply as
@@ -75,7 +76,7 @@ def _measurement_fields_settable() -> bool:
     try:
         names = tuple(field.name for field in dataclasses.fields(Measurement))
         return names == _MEASUREMENT_FIELDS and "__slots__" not in vars(Measurement)
-    except TypeError:  # no longer a dataclass
+    except TypeError:  # not a dataclass
         return False
 
 
@@ -89,7 +90,7 @@ def _measurement(value: float, now: int, instrument: Any, context: Context, attr
 
 def _measurement_by_fields(value: float, now: int, instrument: Any, context: Context, attributes: Any) -> Any:
     """The same ``Measurement``, its fields written to its ``__dict__``: the frozen dataclass's
-    ``__init__`` sets them one ``object.__setattr__`` at a time, a quarter of a direct record."""
+    ``__init__`` sets them one ``object.__setattr__`` at a time, a large share of a direct record."""
     measurement = _new_object(Measurement)
     fields = measurement.__dict__
     fields["value"] = value
@@ -131,7 +132,7 @@ class DirectHistogram:
         self._consumer = histogram._measurement_consumer
         self._filter = self._consumer._sdk_config.exemplar_filter
         # The SDK's default filter asks only whether the measurement's span is sampled: answered
-        # from the span itself, and no context is built for the nine requests in ten that are not.
+        # from the span itself, and no context is built for the spans that are not.
         self._trace_based = type(self._filter) is TraceBasedExemplarFilter
         self._storages = self._consumer._reader_storages
 

@@ -2,13 +2,12 @@
 
 An exemplar is what links a latency bucket in Grafana to a trace. For explicit-bucket histograms the
 SDK's ``AlignedHistogramBucketExemplarReservoir`` keeps, per bucket, the last measurement offered
-with its span, at 1.66 µs an offer on the bench VM: it finds the bucket with a Python loop over the
-boundaries, keeps each bucket in an object whose six name-mangled fields it sets one by one,
-looks the objects up in a ``defaultdict``, and finds the span through ``get_current_span``'s
-``isinstance`` check against the ``Span`` ABC. ``LastInBucketReservoir`` keeps the same thing,
-per bucket one tuple in a list, the bucket found with ``bisect`` as the aggregation finds it:
-0.63 µs an offer, and a direct histogram record under a sampled span counts 32.9 k instructions
-instead of 38.5 k (Cachegrind).
+with its span: it finds the bucket with a Python loop over the boundaries, keeps each bucket in an
+object whose six name-mangled fields it sets one by one, looks the objects up in a
+``defaultdict``, and finds the span through ``get_current_span``'s ``isinstance`` check against
+the ``Span`` ABC. ``LastInBucketReservoir`` keeps the same thing, per bucket one tuple in a list,
+the bucket found with ``bisect`` as the aggregation finds it, so an offer does a fraction of that
+work (figures in ``docs/benchmarks.md``).
 
 One difference, on purpose: a measurement offered without a span (an exemplar filter other than
 the default, trace-based one) gives an exemplar without a trace. The SDK's bucket keeps the

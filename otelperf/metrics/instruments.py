@@ -1,5 +1,10 @@
 """otelperf's own instruments: bounded series, counted overflow, and a meter of otelperf's cost.
 
+Each instrument is created from its declaration in the instrument catalog
+(``semconv.INSTRUMENTS``: name, kind, unit, description, buckets): ``BoundedHistogram``,
+``BoundedCounter`` and ``ObservedUpDownCounter`` take the declaration, ``observe`` creates the
+declared asynchronous instruments, and each refuses a declaration of another kind.
+
 The SDK (1.45) caps each metric stream at a number of attribute sets and sends the rest to one
 ``otel.metric.overflow=true`` series; otelperf sets that cap for every instrument from
 ``OTELPERF_METRIC_SERIES_LIMIT``. What the SDK does not do is say how much overflowed: the
@@ -20,7 +25,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry import metrics
@@ -52,6 +57,16 @@ def _own_meter() -> Meter:
     return metrics.get_meter("otelperf", __version__)
 
 
+def _histogram(meter: Meter, instrument: semconv.Instrument) -> Histogram:
+    """The SDK histogram of a declared instrument, its buckets passed as the advisory boundaries."""
+    return meter.create_histogram(
+        instrument.name,
+        unit=instrument.unit,
+        description=instrument.description,
+        explicit_bucket_boundaries_advisory=list(instrument.buckets) if instrument.buckets else None,
+    )
+
+
 def _overflow_counter(meter: Meter) -> Counter:
     """One ``otelperf.metric.overflow`` counter per meter (kept with the meter it belongs to)."""
     key = f"overflow-{id(meter)}"
@@ -60,14 +75,30 @@ def _overflow_counter(meter: Meter) -> Counter:
         with _lock:
             entry = _shared.get(key)
             if entry is None:
-                counter = meter.create_counter(
-                    semconv.METRIC_OVERFLOW,
-                    unit="{measurement}",
-                    description="Measurements sent to the otel.metric.overflow series because a metric "
-                    "reached its series limit.",
-                )
+                declared = semconv.INSTRUMENTS[semconv.METRIC_OVERFLOW]
+                counter = meter.create_counter(declared.name, unit=declared.unit, description=declared.description)
                 entry = _shared[key] = (meter, counter)
     return entry[1]
+
+
+def _declared(instrument: semconv.Instrument, *kinds: semconv.InstrumentKind) -> semconv.Instrument:
+    """``instrument``, checked to be of a kind the caller creates (a wrong pairing is a bug)."""
+    if instrument.kind not in kinds:
+        raise ValueError(f"{instrument.name} is declared as {instrument.kind}, not {' or '.join(kinds)}")
+    return instrument
+
+
+def observe(
+    meter: Meter, instrument: semconv.Instrument, callback: Callable[[CallbackOptions], Iterable[Observation]]
+) -> None:
+    """Create the declared asynchronous instrument ``instrument``, observed by ``callback``."""
+    kind = _declared(instrument, "observable_counter", "observable_up_down_counter", "observable_gauge").kind
+    create = {
+        "observable_counter": meter.create_observable_counter,
+        "observable_up_down_counter": meter.create_observable_up_down_counter,
+        "observable_gauge": meter.create_observable_gauge,
+    }[kind]
+    create(instrument.name, callbacks=[callback], unit=instrument.unit, description=instrument.description)
 
 
 class SeriesGuard:
@@ -100,16 +131,15 @@ class SeriesGuard:
 
 
 class BoundedHistogram:
-    """A histogram behind the series guard, recorded through ``DirectHistogram`` where it can be:
-    the guard's key for an attribute set also finds that set's SDK aggregations."""
+    """The declared histogram ``instrument`` behind the series guard, recorded through
+    ``DirectHistogram`` where it can be: the guard's key for an attribute set also finds that set's
+    SDK aggregations."""
 
     __slots__ = ("_direct", "_guard", "_histogram", "_known")
 
-    def __init__(self, meter: Meter, name: str, unit: str, description: str, buckets: Sequence[float]) -> None:
-        self._histogram: Histogram = meter.create_histogram(
-            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets)
-        )
-        self._guard = SeriesGuard(name, meter)
+    def __init__(self, meter: Meter, instrument: semconv.Instrument) -> None:
+        self._histogram: Histogram = _histogram(meter, _declared(instrument, "histogram"))
+        self._guard = SeriesGuard(instrument.name, meter)
         self._direct = DirectHistogram.of(self._histogram)
         # Attribute sets within the series limit -> their aggregations (empty: the public path).
         self._known: dict[frozenset[tuple[str, Any]], Aggregations] = {}
@@ -161,11 +191,16 @@ class BoundedHistogram:
 
 
 class BoundedCounter:
+    """The declared counter ``instrument`` behind the series guard."""
+
     __slots__ = ("_counter", "_guard")
 
-    def __init__(self, meter: Meter, name: str, unit: str, description: str) -> None:
-        self._counter: Counter = meter.create_counter(name, unit=unit, description=description)
-        self._guard = SeriesGuard(name, meter)
+    def __init__(self, meter: Meter, instrument: semconv.Instrument) -> None:
+        declared = _declared(instrument, "counter")
+        self._counter: Counter = meter.create_counter(
+            declared.name, unit=declared.unit, description=declared.description
+        )
+        self._guard = SeriesGuard(declared.name, meter)
 
     def add(self, value: int, attributes: Mapping[str, Any]) -> None:
         self._guard.admit(attributes)
@@ -205,17 +240,18 @@ _UNCOUNTED.up = _UNCOUNTED.down = _uncounted
 
 
 class ObservedUpDownCounter:
-    """An up-down counter kept as plain counts per attribute set and observed at each collection:
-    changing a count costs a C call instead of an SDK measurement (~12 µs), for counts that move
-    twice per unit of work (requests in flight, tasks queued). Callers ask once for an attribute
-    set's ``Count`` and move it; sets past the series limit are not counted."""
+    """The declared observable up-down counter ``instrument``, kept as plain counts per attribute
+    set and observed at each collection: changing a count costs a C call instead of an SDK
+    measurement (~12 µs), for counts that move twice per unit of work (requests in flight, tasks
+    queued). Callers ask once for an attribute set's ``Count`` and move it; sets past the series
+    limit are not counted."""
 
     __slots__ = ("_counts", "_lock")
 
-    def __init__(self, meter: Meter, name: str, unit: str, description: str) -> None:
+    def __init__(self, meter: Meter, instrument: semconv.Instrument) -> None:
         self._counts: dict[tuple[tuple[str, Any], ...], Count] = {}
         self._lock = threading.Lock()
-        meter.create_observable_up_down_counter(name, callbacks=[self._observe], unit=unit, description=description)
+        observe(meter, _declared(instrument, "observable_up_down_counter"), self._observe)
 
     def count(self, attributes: Mapping[str, Any]) -> Count:
         """The count of ``attributes`` (the same object for equal sets given in the same order)."""
@@ -253,11 +289,5 @@ class SelfCost:
     def record(self, started: float) -> None:
         histogram = _shared.get("self")
         if histogram is None:
-            histogram = _own_meter().create_histogram(
-                semconv.SELF_DURATION,
-                unit="s",
-                description="Time otelperf spends in its own code per span or measurement (sampled 1 in 256).",
-                explicit_bucket_boundaries_advisory=list(semconv.SELF_DURATION_BUCKETS_S),
-            )
-            _shared["self"] = histogram
+            histogram = _shared["self"] = _histogram(_own_meter(), semconv.INSTRUMENTS[semconv.SELF_DURATION])
         histogram.record(time.perf_counter() - started, self._attributes)

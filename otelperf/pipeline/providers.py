@@ -69,9 +69,9 @@ _INSTRUMENT_KINDS = (Counter, UpDownCounter, Histogram, ObservableCounter, Obser
 
 
 # Export batches of 64 spans every 200 ms, where the SDK sends 512 every 5 s: the export thread
-# encodes a batch holding the GIL, and a 512-span batch stops the event loop long enough to
-# double the fixed-rate p99 of bench/overhead.py (docs/benchmarks.md); smaller batches cost a
-# few more gRPC calls a second. OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BSP_SCHEDULE_DELAY win.
+# encodes a batch holding the GIL, and a 512-span batch stops the event loop long enough to show
+# in the fixed-rate p99 (docs/benchmarks.md); smaller batches cost a few more gRPC calls a second.
+# OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BSP_SCHEDULE_DELAY win.
 EXPORT_BATCH_DEFAULTS = {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": 64, "OTEL_BSP_SCHEDULE_DELAY": 200}
 
 
@@ -101,20 +101,24 @@ def build_sampler(settings: Settings) -> Sampler:
     return ParentBased(root) if name.startswith("parentbased_") else root
 
 
-# The instruments otelperf records besides http.server.request.duration, whose view is separate (its
-# buckets): no two views may match one instrument, or it is exported twice.
-_OWN_INSTRUMENTS = ("otelperf.*", "db.client.*", "http.server.request.body.size", "http.server.response.body.size")
-
-
 def _views() -> list[View]:
-    """http.server.request.duration's buckets (exact Apdex at T = 100 ms), whoever records it; and the
-    cheaper exemplar reservoir (``metrics.exemplars``) for that and every histogram otelperf records."""
+    """One view per histogram of the instrument catalog (``semconv.INSTRUMENTS``), by exact name, so
+    that no two views match one instrument (it would be exported twice): the cheaper exemplar
+    reservoir (``metrics.exemplars``) for each, and the declared buckets, whoever records the
+    instrument, where the declaration enforces them (http.server.request.duration: exact Apdex at
+    T = 100 ms under contrib's FastAPI instrumentation too). Other instruments keep the default view."""
     reservoirs = exemplar_reservoir_factory  # None: the SDK's own
-    buckets = ExplicitBucketHistogramAggregation(semconv.HTTP_DURATION_BUCKETS_S)
-    http_duration = semconv.HTTP_SERVER_REQUEST_DURATION
-    views = [View(instrument_name=http_duration, aggregation=buckets, exemplar_reservoir_factory=reservoirs)]
-    if reservoirs is not None:
-        views += [View(instrument_name=name, exemplar_reservoir_factory=reservoirs) for name in _OWN_INSTRUMENTS]
+    views = []
+    for instrument in semconv.INSTRUMENTS.values():
+        if instrument.kind != "histogram":
+            continue
+        if instrument.enforce_buckets:
+            buckets = ExplicitBucketHistogramAggregation(instrument.buckets)
+            views.append(
+                View(instrument_name=instrument.name, aggregation=buckets, exemplar_reservoir_factory=reservoirs)
+            )
+        elif reservoirs is not None:
+            views.append(View(instrument_name=instrument.name, exemplar_reservoir_factory=reservoirs))
     return views
 
 
@@ -243,6 +247,13 @@ class Pipeline:
         self._shutdown_done = self._providers_flushed = False
         return problems
 
+    def _health(self, signal: str) -> ExportHealth:
+        """The export health of ``signal`` (reported at shutdown), its exporter's logs captured."""
+        health = ExportHealth(signal, self.settings.endpoint_for(signal))
+        silence_exporter_logs(health)
+        self.healths.append(health)
+        return health
+
     def _build_tracer_provider(self) -> TracerProvider:
         settings = self.settings
         provider = TracerProvider(resource=self.resource, sampler=build_sampler(settings), shutdown_on_exit=False)
@@ -260,11 +271,8 @@ class Pipeline:
             )
         )
         if settings.traces_exporter == "otlp":
-            health = ExportHealth("traces", settings.endpoint_for("traces"))
-            silence_exporter_logs(health)
-            self.healths.append(health)
             resilient = ResilientSpanExporter(
-                _otlp_span_exporter(settings), health, renew=lambda: _otlp_span_exporter(settings)
+                _otlp_span_exporter(settings), self._health("traces"), renew=lambda: _otlp_span_exporter(settings)
             )
             self._exporters.append(resilient)
             exporter: SpanExporter = resilient
@@ -283,11 +291,8 @@ class Pipeline:
         # The SDK's per-stream series limit, for every instrument (contrib's too).
         limits: CardinalityLimits = {kind: settings.metric_series_limit for kind in _INSTRUMENT_KINDS}
         if settings.metrics_exporter == "otlp":
-            health = ExportHealth("metrics", settings.endpoint_for("metrics"))
-            silence_exporter_logs(health)
-            self.healths.append(health)
             exporter = ResilientMetricExporter(
-                _otlp_metric_exporter(settings), health, renew=lambda: _otlp_metric_exporter(settings)
+                _otlp_metric_exporter(settings), self._health("metrics"), renew=lambda: _otlp_metric_exporter(settings)
             )
             self._exporters.append(exporter)
             readers.append(

@@ -1,12 +1,12 @@
 """Freezing the start-up heap once the server has started (``OTELPERF_GC_FREEZE``, on by default).
 
 A traced request makes objects that live for a second or more (spans waiting in the export queue,
-their attributes), so they survive into CPython's oldest generation and trigger a full collection
-about every 1 500 requests. A full collection walks every tracked object of the process, and
-most of them were created at import and start-up and live as long as it does: on the benchmark
-app it takes 130 ms, during which no request moves (the fixed-rate p99 of ``bench/overhead.py``).
-``gc.freeze()`` moves those objects out of the collector's sight; full collections then walk only
-what was created since (9 ms there).
+their attributes), so they survive into CPython's oldest generation and trigger full collections
+every so many requests. A full collection walks every tracked object of the process, and most of
+them were created at import and start-up and live as long as it does; no request moves while it
+runs, which shows in the fixed-rate p99. ``gc.freeze()`` moves those objects out of the
+collector's sight; full collections then walk only what was created since, a small fraction of the
+heap (figures in ``docs/benchmarks.md``).
 
 The trade-off: a reference cycle made of frozen objects is never collected. A collection runs
 just before the freeze, so nothing that is garbage by then is kept, and the amount is bounded by

@@ -54,8 +54,8 @@ class NPlusOneSpanProcessor(SpanProcessor):
 
     State is keyed by trace id and created only for local roots, so the common span (neither a
     root nor a database call) costs a few attribute reads. The hot path reads the SDK span's
-    slots (``_context``, ``_parent``, ...) rather than its properties: same values, a third of
-    the cost, and this runs for every span.
+    slots (``_context``, ``_parent``, ...) rather than its properties: same values, less work,
+    and this runs for every span.
     """
 
     def __init__(
@@ -141,12 +141,7 @@ class NPlusOneSpanProcessor(SpanProcessor):
                 event_attributes[semconv.DB_COLLECTION_NAME] = metric_attributes[semconv.DB_COLLECTION_NAME] = table
             _append_event(span, Event(semconv.DB_N_PLUS_ONE_EVENT, event_attributes, span.end_time))
             if self._counter is None:
-                self._counter = BoundedCounter(
-                    self._meter or _own_meter(),
-                    semconv.DB_N_PLUS_ONE,
-                    unit="{occurrence}",
-                    description="Requests that ran one statement N times under one parent (N+1 queries).",
-                )
+                self._counter = BoundedCounter(self._meter or _own_meter(), semconv.INSTRUMENTS[semconv.DB_N_PLUS_ONE])
             self._counter.add(1, metric_attributes)
 
     def shutdown(self) -> None:

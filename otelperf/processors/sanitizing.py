@@ -12,7 +12,7 @@ others record, at ``on_end``, before the span reaches the export processor:
   anything named like a token, secret, password or session): the value becomes ``[REDACTED]``.
 
 It must be registered before the export processor. Spans with none of these are left untouched
-after three cheap checks (the common case costs well under a microsecond).
+after three cheap checks (the common case).
 """
 
 from __future__ import annotations

@@ -3,14 +3,13 @@
 The local root span of the work in progress is published in a ``ContextVar`` when it starts; every
 place that switches a thread from one piece of work to another (an event-loop task step, a
 thread-pool task, anyio's threadpool) calls ``tag_thread`` with the root it is about to run.
-The native tag calls (about 0.5 µs for a change) happen only when the root differs from the
-thread's current one.
+The native tag calls happen only when the root differs from the thread's current one.
 
 Tags are labels (``span_id``, ``span_name``): what Grafana's trace-to-profile link queries. The
 agent resolves a sample's tags asynchronously, after taking its stack, so when a thread switches
 work every few milliseconds (an event loop interleaving requests) some samples get the tag of
-the work that followed (measured: 1-4 % in a quiet thread switching every 2.6 ms, 7-13 % on a
-loaded event loop). So the work also runs *through* a one-line frame named ``[<span name>]``
+the work that followed (``docs/benchmarks.md`` gives the shares ``tests/e2e/test_profiling.py``
+measures). So the work also runs *through* a one-line frame named ``[<span name>]``
 (``Root.run``): stacks are captured atomically, which makes the route in the flamegraph exact.
 For the same reason a pool thread is not untagged when its task returns, only re-tagged by its
 next task: the task's last samples keep their labels.

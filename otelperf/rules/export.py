@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from otelperf import semconv
 from otelperf.rules._names import PROMETHEUS_NAMES
 from otelperf.rules.model import Rule
 from otelperf.rules.promql import le_value, render_overall
@@ -32,8 +33,11 @@ RULE_SCORE = "job_rule:otelperf_rule:score"
 RULE_WEIGHT = "job_rule:otelperf_rule:weight"
 CATEGORY_SCORE = "job_category:otelperf_score:weighted_mean"
 OVERALL_SCORE = "job:otelperf_score:capped_mean"
-_HTTP = PROMETHEUS_NAMES["http.server.request.duration"]
-_CACHE = PROMETHEUS_NAMES["otelperf.cache.operation.duration"]
+_HTTP = PROMETHEUS_NAMES[semconv.HTTP_SERVER_REQUEST_DURATION]
+_CACHE = PROMETHEUS_NAMES[semconv.CACHE_OPERATION_DURATION]
+_CPU = PROMETHEUS_NAMES[semconv.PROCESS_CPU_UTILIZATION]
+_MEMORY = PROMETHEUS_NAMES[semconv.PROCESS_MEMORY_USAGE]
+_MEMORY_LIMIT = PROMETHEUS_NAMES[semconv.PROCESS_MEMORY_LIMIT]
 _BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 # (severity, [(factor, short window, long window), ...]) as in the SRE workbook.
 _BURN_ALERTS = (
@@ -103,14 +107,14 @@ def alerting_rules(slo: SloTargets) -> dict[str, Any]:
     alerts: list[dict[str, Any]] = [
         _alert(
             "OtelperfHighCpu",
-            "avg by (job) (process_cpu_utilization_ratio) > 0.8",
+            f"avg by (job) ({_CPU}) > 0.8",
             "2m",
             "warning",
             "{{ $labels.job }} uses {{ $value | humanizePercentage }} of the CPU (over 80 % for 2 minutes).",
         ),
         _alert(
             "OtelperfHighMemory",
-            "sum by (job) (process_memory_usage_bytes) / sum by (job) (otelperf_process_memory_limit_bytes) > 0.85",
+            f"sum by (job) ({_MEMORY}) / sum by (job) ({_MEMORY_LIMIT}) > 0.85",
             "2m",
             "warning",
             "{{ $labels.job }} uses {{ $value | humanizePercentage }} of its memory limit (over 85 % for 2 minutes).",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -45,14 +46,6 @@ _RULE_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 _REQUIRED = ("category", "title", "measure", "unit", "thresholds", "weight", "priority", "recommendation", "why")
 _UNITS = ("s", "ratio", "per_request", "per_s", "per_hour", "score")
-_MEASURE_KEYS = {
-    "quantile": {"metric", "where", "quantile"},
-    "apdex": {"metric", "where", "t"},
-    "share_above": {"metric", "where", "bound", "of"},
-    "ratio": {"numerator", "denominator", "missing_numerator_is_zero"},
-    "trend": {"metric", "where", "relative", "min_history"},
-    "promql": {"expr"},
-}
 _TERM_KEYS = {"metric", "field", "where", "aggregation", "match_on"}
 
 
@@ -221,69 +214,106 @@ def _thresholds(raw: dict[str, Any], rule_id: str, errors: _Errors) -> Threshold
     return Thresholds(good, warn, bad)
 
 
+# A measure key's validator: (raw value, rule id, field path, errors) -> the Measure field's value,
+# or None after adding an error.
+_Check = Callable[[Any, str, str, _Errors], Any]
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One key of a measure kind: the ``Measure`` field it fills, its validator, its default when
+    the file leaves it out (``_NO_DEFAULT``: a required key, validated as absent; ``None``: left
+    out, unchecked), and how the field reads back in file form (``_as_raw``)."""
+
+    name: str
+    field: str
+    check: _Check
+    default: Any
+    to_raw: Callable[[Any], Any] = lambda value: value
+
+
+_NO_DEFAULT = object()
+
+
 def _measure(raw: dict[str, Any], rule_id: str, errors: _Errors) -> Measure | None:
     kind = raw.get("kind")
-    if kind not in _MEASURE_KEYS:
-        errors.add(rule_id, "measure.kind", f"{kind!r} is not one of {', '.join(_MEASURE_KEYS)}")
+    if kind not in _MEASURES:
+        errors.add(rule_id, "measure.kind", f"{kind!r} is not one of {', '.join(_MEASURES)}")
         return None
-    allowed = _MEASURE_KEYS[kind] | {"kind"}
-    for key in set(raw) - allowed:
-        errors.add(rule_id, f"measure.{key}", f"unknown key for kind {kind} (known: {', '.join(sorted(allowed))})")
+    keys = _MEASURES[kind]
+    allowed = {key.name for key in keys} | {"kind"}
+    for name in set(raw) - allowed:
+        errors.add(rule_id, f"measure.{name}", f"unknown key for kind {kind} (known: {', '.join(sorted(allowed))})")
     before = len(errors.messages)
-    if kind == "promql":
-        expr = raw.get("expr")
-        if not isinstance(expr, str) or not expr.strip():
-            errors.add(rule_id, "measure.expr", "required: a PromQL expression ($selector, $window, $by expand)")
-            return None
-        return Measure(kind="promql", promql=expr.strip())
-    if kind == "ratio":
-        numerator = _term(raw.get("numerator"), rule_id, "measure.numerator", errors)
-        denominator = None
-        if raw.get("denominator") is not None:
-            denominator = _term(raw["denominator"], rule_id, "measure.denominator", errors)
-        zero = raw.get("missing_numerator_is_zero", False)
-        if not isinstance(zero, bool):
-            errors.add(rule_id, "measure.missing_numerator_is_zero", "expected true or false")
-        if len(errors.messages) > before or numerator is None:
-            return None
-        return Measure(kind="ratio", numerator=numerator, denominator=denominator, missing_numerator_is_zero=zero)
-    metric = _metric(raw.get("metric"), rule_id, "measure.metric", errors)
-    where = _where(raw.get("where", {}), rule_id, "measure.where", errors)
-    if kind == "quantile":
-        quantile = raw.get("quantile", 0.95)
-        if not isinstance(quantile, float) or not 0 < quantile < 1:
-            errors.add(rule_id, "measure.quantile", "must be a number between 0 and 1")
-        if len(errors.messages) > before:
-            return None
-        return Measure(kind="quantile", metric=metric, where=where, quantile=quantile)
-    if kind == "share_above":
-        bound = raw.get("bound")
-        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or bound <= 0:
-            errors.add(rule_id, "measure.bound", "required: a positive number of seconds (a bucket bound)")
-        share_of = raw.get("of", "count")
-        if share_of not in ("count", "time"):
-            errors.add(rule_id, "measure.of", "must be count (of the observations) or time (of their sum)")
-        if len(errors.messages) > before:
-            return None
-        return Measure(
-            kind="share_above", metric=metric, where=where, bound=float(cast(float, bound)), share_of=share_of
-        )
-    if kind == "apdex":
-        t = raw.get("t", 0.1)
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
-            errors.add(rule_id, "measure.t", "must be a positive number of seconds (T and 4T are bucket bounds)")
-        if len(errors.messages) > before:
-            return None
-        return Measure(kind="apdex", metric=metric, where=where, apdex_t=float(t))
-    relative = raw.get("relative", False)
-    history = raw.get("min_history", 0)
-    if not isinstance(relative, bool):
-        errors.add(rule_id, "measure.relative", "expected true or false")
-    if isinstance(history, bool) or not isinstance(history, (int, float)) or history < 0:
-        errors.add(rule_id, "measure.min_history", "must be a number of seconds >= 0")
+    values: dict[str, Any] = {}
+    for key in keys:
+        value = raw.get(key.name, None if key.default is _NO_DEFAULT else key.default)
+        if value is None and key.default is None:
+            continue
+        values[key.field] = key.check(value, rule_id, f"measure.{key.name}", errors)
     if len(errors.messages) > before:
         return None
-    return Measure(kind="trend", metric=metric, where=where, relative=relative, min_history_s=float(history))
+    return Measure(kind=kind, **values)
+
+
+def _expr(raw: Any, rule_id: str, field: str, errors: _Errors) -> str | None:
+    if not isinstance(raw, str) or not raw.strip():
+        errors.add(rule_id, field, "required: a PromQL expression ($selector, $window, $by expand)")
+        return None
+    return raw.strip()
+
+
+def _boolean(raw: Any, rule_id: str, field: str, errors: _Errors) -> bool | None:
+    if not isinstance(raw, bool):
+        errors.add(rule_id, field, "expected true or false")
+        return None
+    return raw
+
+
+def _quantile(raw: Any, rule_id: str, field: str, errors: _Errors) -> float | None:
+    if not isinstance(raw, float) or not 0 < raw < 1:
+        errors.add(rule_id, field, "must be a number between 0 and 1")
+        return None
+    return raw
+
+
+def _apdex_t(raw: Any, rule_id: str, field: str, errors: _Errors) -> float | None:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
+        errors.add(rule_id, field, "must be a positive number of seconds (T and 4T are bucket bounds)")
+        return None
+    return float(raw)
+
+
+def _bound(raw: Any, rule_id: str, field: str, errors: _Errors) -> float | None:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
+        errors.add(rule_id, field, "required: a positive number of seconds (a bucket bound)")
+        return None
+    return float(raw)
+
+
+def _share_of(raw: Any, rule_id: str, field: str, errors: _Errors) -> str | None:
+    if raw not in ("count", "time"):
+        errors.add(rule_id, field, "must be count (of the observations) or time (of their sum)")
+        return None
+    return cast(str, raw)
+
+
+def _min_history(raw: Any, rule_id: str, field: str, errors: _Errors) -> float | None:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
+        errors.add(rule_id, field, "must be a number of seconds >= 0")
+        return None
+    return float(raw)
+
+
+def _where_raw(where: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return dict(where)
+
+
+def _term_raw(term: Term) -> dict[str, Any]:
+    raw = {"metric": term.metric, "field": term.field, "where": dict(term.where), "aggregation": term.aggregation}
+    if term.match_on is not None:
+        raw["match_on"] = list(term.match_on)
+    return raw
 
 
 def _dashboard_uids() -> set[str]:
@@ -340,6 +370,33 @@ def _where(raw: Any, rule_id: str, field: str, errors: _Errors) -> tuple[tuple[s
     return tuple(sorted(raw.items()))
 
 
+_METRIC = _Key("metric", "metric", _metric, _NO_DEFAULT)
+_WHERE = _Key("where", "where", _where, {}, _where_raw)
+_MEASURES: dict[str, tuple[_Key, ...]] = {
+    "quantile": (_METRIC, _WHERE, _Key("quantile", "quantile", _quantile, 0.95)),
+    "apdex": (_METRIC, _WHERE, _Key("t", "apdex_t", _apdex_t, 0.1)),
+    "share_above": (
+        _METRIC,
+        _WHERE,
+        _Key("bound", "bound", _bound, _NO_DEFAULT),
+        _Key("of", "share_of", _share_of, "count"),
+    ),
+    "ratio": (
+        _Key("numerator", "numerator", _term, _NO_DEFAULT, _term_raw),
+        _Key("denominator", "denominator", _term, None, _term_raw),
+        _Key("missing_numerator_is_zero", "missing_numerator_is_zero", _boolean, False),
+    ),
+    "trend": (
+        _METRIC,
+        _WHERE,
+        _Key("relative", "relative", _boolean, False),
+        _Key("min_history", "min_history_s", _min_history, 0),
+    ),
+    "promql": (_Key("expr", "promql", _expr, _NO_DEFAULT),),
+}
+"""Each measure kind's keys, in the order they are checked: what the loader accepts for that kind."""
+
+
 def _check_template(text: str, rule_id: str, field: str, errors: _Errors, by: list[str]) -> None:
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
@@ -367,23 +424,10 @@ def _as_raw(rule: Rule) -> dict[str, Any]:
     """A loaded rule back in file form, so a user file can replace single fields of it."""
     measure = rule.measure
     raw_measure: dict[str, Any] = {"kind": measure.kind}
-    if measure.kind == "promql":
-        raw_measure["expr"] = measure.promql
-    elif measure.kind == "ratio":
-        raw_measure["numerator"] = _term_raw(measure.numerator)
-        if measure.denominator is not None:
-            raw_measure["denominator"] = _term_raw(measure.denominator)
-        raw_measure["missing_numerator_is_zero"] = measure.missing_numerator_is_zero
-    else:
-        raw_measure.update(metric=measure.metric, where=dict(measure.where))
-        if measure.kind == "quantile":
-            raw_measure["quantile"] = measure.quantile
-        elif measure.kind == "apdex":
-            raw_measure["t"] = measure.apdex_t
-        elif measure.kind == "share_above":
-            raw_measure.update(bound=measure.bound, of=measure.share_of)
-        else:
-            raw_measure.update(relative=measure.relative, min_history=measure.min_history_s)
+    for key in _MEASURES[measure.kind]:
+        value = getattr(measure, key.field)
+        if value is not None:
+            raw_measure[key.name] = key.to_raw(value)
     return {
         "id": rule.id,
         "category": rule.category,
@@ -400,11 +444,3 @@ def _as_raw(rule: Rule) -> dict[str, Any]:
         "dashboard": rule.dashboard,
         "profile_link": rule.profile_link,
     }
-
-
-def _term_raw(term: Term | None) -> dict[str, Any]:
-    assert term is not None
-    raw = {"metric": term.metric, "field": term.field, "where": dict(term.where), "aggregation": term.aggregation}
-    if term.match_on is not None:
-        raw["match_on"] = list(term.match_on)
-    return raw

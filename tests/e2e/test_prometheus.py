@@ -1,22 +1,23 @@
-"""The metric names the README promises, proven in a real Prometheus.
+"""The Prometheus names of the instrument catalog, proven in a real Prometheus.
 
 The demo service runs under otelperf, exports OTLP to the collector started with the production
 configuration (``collector-config/otelcol.yaml``, endpoints moved to loopback ports), which a real
-Prometheus (Debian's) scrapes with exemplar storage on. Every metric in the README's Prometheus
-column must then have data, except those the demo cannot exercise (listed with the reason).
+Prometheus (Debian's) scrapes with exemplar storage on. Every metric of ``semconv.INSTRUMENTS``
+(the Prometheus column of docs/signals.md) must then have data under the name
+``Instrument.prometheus_name`` derives, except those the demo cannot exercise (listed with the reason).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 
 import httpx
 
 from otelperf.dashboards.catalog import DASHBOARDS
 from otelperf.demo.load import generate_load
-from tests.e2e.rig import REPO, free_port, launch, uvicorn, wait_until
+from otelperf.semconv import INSTRUMENTS
+from tests.e2e.rig import free_port, launch, uvicorn, wait_until
 
 NOT_EXERCISED = {
     "db_client_connection_timeouts_total": "the demo's pool never times out",
@@ -25,19 +26,9 @@ NOT_EXERCISED = {
 }
 
 
-def readme_prometheus_names() -> list[tuple[str, bool]]:
-    """(Prometheus name, is a histogram) for every row of the README's metric table."""
-    names = []
-    for line in (REPO / "README.md").read_text().splitlines():
-        cells = [cell.strip() for cell in line.split("|")]
-        if (
-            len(cells) > 5
-            and cells[1].startswith("`")
-            and re.fullmatch(r"`[a-z_]+`(, `[a-z_.]+`)*(, \.\.\.)?", cells[4])
-        ):
-            histogram = cells[2].startswith("histogram")
-            names.extend((name, histogram) for name in re.findall(r"`([a-z_]+)`", cells[4]))
-    return names
+def declared_prometheus_names() -> list[tuple[str, bool]]:
+    """(Prometheus name, is a histogram) for every metric of the instrument catalog."""
+    return [(instrument.prometheus_name, instrument.kind == "histogram") for instrument in INSTRUMENTS.values()]
 
 
 def query(prometheus: str, expression: str) -> list[dict[str, object]]:
@@ -47,7 +38,7 @@ def query(prometheus: str, expression: str) -> list[dict[str, object]]:
     return result
 
 
-def test_readme_metric_names_have_data_in_prometheus(
+def test_declared_metric_names_have_data_in_prometheus(
     prometheus_stack: dict[str, str], tmp_path: Path, redis_url: str
 ) -> None:
     service = "prometheus-proof"
@@ -69,7 +60,7 @@ def test_readme_metric_names_have_data_in_prometheus(
     ).wait_ready()
     asyncio.run(generate_load(app.base_url, duration_s=6, concurrency=4))
     prometheus = prometheus_stack["prometheus"]
-    names = readme_prometheus_names()
+    names = declared_prometheus_names()
     assert len(names) >= 20, names
 
     def missing() -> list[str]:
@@ -83,7 +74,7 @@ def test_readme_metric_names_have_data_in_prometheus(
         return absent
 
     try:
-        wait_until(lambda: not missing(), 40, "every README metric in Prometheus", interval_s=2)
+        wait_until(lambda: not missing(), 40, "every declared metric in Prometheus", interval_s=2)
     except AssertionError:
         raise AssertionError(f"no data in Prometheus for: {missing()}") from None
     # Exemplars: latency buckets link to traces.

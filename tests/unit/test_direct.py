@@ -27,9 +27,11 @@ from opentelemetry.trace.propagation import _SPAN_KEY
 
 from otelperf.metrics import direct
 from otelperf.metrics.instruments import BoundedHistogram, set_series_limit
+from otelperf.semconv import Instrument
 from tests.sdk_points import read_points
 
 BUCKETS = [0.001, 0.01, 0.1, 1.0]
+DURATION = Instrument("t.duration", "histogram", "s", "d", buckets=tuple(BUCKETS))
 MEASUREMENTS: list[tuple[float, dict[str, Any]]] = [
     (0.0005, {"db.operation.name": "GET", "otelperf.cache.result": "hit"}),
     (0.02, {"db.operation.name": "GET", "otelperf.cache.result": "miss"}),
@@ -70,7 +72,7 @@ def test_direct_path_exports_what_the_public_path_does(monkeypatch: pytest.Monke
     expected = _summary(_public_reference(MEASUREMENTS * 3), "t.duration")
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
-    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    histogram = BoundedHistogram(provider.get_meter("t"), DURATION)
     assert histogram._direct is not None
     monkeypatch.setattr(_Histogram, "record", lambda *a, **k: pytest.fail("the public Histogram.record was called"))
     for value, attributes in MEASUREMENTS * 3:
@@ -82,7 +84,7 @@ def test_direct_path_exports_what_the_public_path_does(monkeypatch: pytest.Monke
 def test_unhashable_values_take_the_public_path_which_cleans_them() -> None:
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
-    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    histogram = BoundedHistogram(provider.get_meter("t"), DURATION)
     histogram.record(0.5, {"shards": [1, 2]})
     assert [p.attributes for p in read_points(reader, "t.duration")] == [{"shards": (1, 2)}]
 
@@ -90,7 +92,7 @@ def test_unhashable_values_take_the_public_path_which_cleans_them() -> None:
 def test_every_reader_gets_each_measurement_even_one_added_later() -> None:
     first, second, late = InMemoryMetricReader(), InMemoryMetricReader(), InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[first, second])
-    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    histogram = BoundedHistogram(provider.get_meter("t"), DURATION)
     histogram.record(0.5, {"a": "b"})
     provider.add_metric_reader(late)
     histogram.record(0.5, {"a": "b"})  # the public path, while the sets are looked up again
@@ -120,7 +122,7 @@ def test_exemplars_follow_the_sdk_filter(exemplar_filter: Any) -> None:
     for path, reader in readers.items():
         provider = MeterProvider(metric_readers=[reader], exemplar_filter=exemplar_filter)
         meter = provider.get_meter("t")
-        bounded = BoundedHistogram(meter, "t.duration", "s", "d", BUCKETS)
+        bounded = BoundedHistogram(meter, DURATION)
         assert bounded._direct is not None
         sdk = meter.create_histogram("t.duration", explicit_bucket_boundaries_advisory=BUCKETS)
         for index, span in enumerate((sampled, dropped)):
@@ -175,7 +177,7 @@ def test_span_sampled_reads_the_span_as_get_current_span_would() -> None:
 def test_invalid_values_are_refused_as_the_sdk_refuses_them(caplog: pytest.LogCaptureFixture) -> None:
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
-    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    histogram = BoundedHistogram(provider.get_meter("t"), DURATION)
     histogram.record(0.5, {"a": "b"})
     for value in (-1.0, math.nan, math.inf):
         histogram.record(value, {"a": "b"})
@@ -186,7 +188,7 @@ def test_invalid_values_are_refused_as_the_sdk_refuses_them(caplog: pytest.LogCa
 def test_delta_readers_keep_the_public_path() -> None:
     reader = InMemoryMetricReader(preferred_temporality={Histogram: AggregationTemporality.DELTA})
     provider = MeterProvider(metric_readers=[reader])
-    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    histogram = BoundedHistogram(provider.get_meter("t"), DURATION)
     assert histogram._direct is None  # the SDK replaces delta aggregations at each collection
     histogram.record(0.5, {"a": "b"})
     assert [p.count for p in read_points(reader, "t.duration")] == [1]
@@ -199,14 +201,14 @@ def test_views_that_keep_some_attribute_keys_keep_the_public_path() -> None:
     reader = InMemoryMetricReader()
     view = View(instrument_name="t.duration", attribute_keys={"kept"})
     provider = MeterProvider(metric_readers=[reader], views=[view])
-    histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    histogram = BoundedHistogram(provider.get_meter("t"), DURATION)
     assert histogram._direct is None
     histogram.record(0.5, {"kept": "x", "dropped": "y"})
     assert [p.attributes for p in read_points(reader, "t.duration")] == [{"kept": "x"}]
 
 
 def test_instruments_that_are_not_the_sdks_keep_the_public_path() -> None:
-    histogram = BoundedHistogram(NoOpMeterProvider().get_meter("t"), "t.duration", "s", "d", BUCKETS)
+    histogram = BoundedHistogram(NoOpMeterProvider().get_meter("t"), DURATION)
     assert histogram._direct is None
     histogram.record(0.5, {"a": "b"})  # and never raises
 
@@ -218,7 +220,7 @@ def test_overflow_through_the_direct_path_matches_the_public_path() -> None:
         expected = _summary(_public_reference(measurements, cardinality_limits={Histogram: 3}), "t.duration")
         reader = InMemoryMetricReader(cardinality_limits={Histogram: 3})
         provider = MeterProvider(metric_readers=[reader])
-        histogram = BoundedHistogram(provider.get_meter("t"), "t.duration", "s", "d", BUCKETS)
+        histogram = BoundedHistogram(provider.get_meter("t"), DURATION)
         for value, attributes in measurements:
             histogram.record(value, attributes)
     finally:

@@ -7,6 +7,7 @@ from opentelemetry.sdk.metrics import Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otelperf.metrics.instruments import BoundedHistogram, set_series_limit
+from otelperf.semconv import Instrument
 from tests.unit.conftest import read_points
 
 
@@ -20,7 +21,9 @@ def limit_of_three() -> Iterator[None]:
 def test_series_beyond_the_limit_go_to_overflow_and_are_counted(limit_of_three: None) -> None:
     reader = InMemoryMetricReader(cardinality_limits={Histogram: 3})
     provider = MeterProvider(metric_readers=[reader])
-    histogram = BoundedHistogram(provider.get_meter("t"), "test.duration", "s", "d", [0.1, 1.0])
+    histogram = BoundedHistogram(
+        provider.get_meter("t"), Instrument("test.duration", "histogram", "s", "d", buckets=(0.1, 1.0))
+    )
     for index in range(10):
         histogram.record(0.5, {"key": f"value-{index}"})
     histogram.record(0.5, {"key": "value-0"})  # a known series stays itself
@@ -38,7 +41,9 @@ def test_series_beyond_the_limit_go_to_overflow_and_are_counted(limit_of_three: 
 def test_one_hundred_thousand_distinct_series_stay_bounded() -> None:
     reader = InMemoryMetricReader()  # SDK default limit: 2000, same as otelperf's
     provider = MeterProvider(metric_readers=[reader])
-    histogram = BoundedHistogram(provider.get_meter("t"), "bomb.duration", "s", "d", [1.0])
+    histogram = BoundedHistogram(
+        provider.get_meter("t"), Instrument("bomb.duration", "histogram", "s", "d", buckets=(1.0,))
+    )
     for index in range(100_000):
         histogram.record(0.1, {"db.collection.name": f"table_{index}"})
     points = read_points(reader, "bomb.duration")
@@ -84,7 +89,10 @@ def test_observed_counts_move_without_locks_and_stay_exact_across_threads() -> N
     from otelperf.metrics.instruments import ObservedUpDownCounter
 
     reader = InMemoryMetricReader()
-    counter = ObservedUpDownCounter(MeterProvider(metric_readers=[reader]).get_meter("t"), "t.active", "{x}", "d")
+    counter = ObservedUpDownCounter(
+        MeterProvider(metric_readers=[reader]).get_meter("t"),
+        Instrument("t.active", "observable_up_down_counter", "{x}", "d"),
+    )
     count = counter.count({"pool": "a"})
     assert counter.count({"pool": "a"}) is count  # one count per attribute set
 
@@ -108,7 +116,10 @@ def test_observed_counts_past_the_series_limit_are_not_counted(limit_of_three: N
     from otelperf.metrics.instruments import ObservedUpDownCounter
 
     reader = InMemoryMetricReader()
-    counter = ObservedUpDownCounter(MeterProvider(metric_readers=[reader]).get_meter("t"), "t.active", "{x}", "d")
+    counter = ObservedUpDownCounter(
+        MeterProvider(metric_readers=[reader]).get_meter("t"),
+        Instrument("t.active", "observable_up_down_counter", "{x}", "d"),
+    )
     for index in range(5):
         counter.count({"index": index}).up()
     assert sorted(p.attributes["index"] for p in read_points(reader, "t.active")) == [0, 1, 2]

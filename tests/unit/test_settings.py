@@ -9,7 +9,7 @@ import pytest
 from otelperf import settings as settings_module
 from otelperf.settings import SETTINGS, Settings, load_settings, settings_table
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIGURATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def test_defaults_without_environment() -> None:
@@ -91,11 +91,13 @@ def test_profiling_is_on_by_default_only_with_an_address() -> None:
     ).profiling_active
 
 
-def test_readme_configuration_table_is_generated_from_the_settings() -> None:
-    readme = README.read_text()
-    match = re.search(r"<!-- settings:begin -->\n(.*?)\n<!-- settings:end -->", readme, re.DOTALL)
-    assert match, "README lacks the generated settings table markers"
-    assert match.group(1).strip() == settings_table(), "README settings table is stale: otelperf settings --markdown"
+def test_the_configuration_table_of_the_docs_is_generated_from_the_settings() -> None:
+    page = CONFIGURATION_DOC.read_text()
+    match = re.search(r"<!-- settings:begin -->\n(.*?)\n<!-- settings:end -->", page, re.DOTALL)
+    assert match, "docs/configuration.md lacks the generated settings table markers"
+    assert match.group(1).strip() == settings_table(), (
+        "docs/configuration.md's settings table is stale: paste the output of otelperf settings --markdown"
+    )
 
 
 def test_every_settings_field_has_a_declared_variable() -> None:

@@ -25,13 +25,7 @@ class CacheRecorder:
     def __init__(self, system: str, meter_provider: MeterProvider | None = None) -> None:
         meter = metrics.get_meter("otelperf.instrumentation.cache", __version__, meter_provider=meter_provider)
         self._system = system
-        self._duration = BoundedHistogram(
-            meter,
-            semconv.CACHE_OPERATION_DURATION,
-            unit="s",
-            description="Duration of cache operations; reads carry hit or miss.",
-            buckets=semconv.FAST_DURATION_BUCKETS_S,
-        )
+        self._duration = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.CACHE_OPERATION_DURATION])
         self._memo: dict[tuple[str, str, str | None, str | None], dict[str, str]] = {}
         self._cost = SelfCost(f"cache.{system}")
 

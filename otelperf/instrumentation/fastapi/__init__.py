@@ -1,15 +1,16 @@
 """FastAPI instrumentation: one server span and the HTTP server metrics per request, cheaply.
 
-Why not contrib's ``FastAPIInstrumentor``: its ASGI middleware added 321 µs per unsampled request
-to a FastAPI endpoint of about 100 µs (``bench/micro.py``; this one adds 151 µs), most of it in work a
-server span does not need (every header decoded for each lookup, attributes built for spans that
-are not sampled, four metric measurements); it also shares the response size between concurrent
-requests. What this one records is in ``_server``; the names and attributes are contrib's (the
-stable HTTP semantic conventions), so dashboards and rules read either.
+Why not contrib's ``FastAPIInstrumentor``: its ASGI middleware spends most of its per-request cost
+on work a server span does not need (every header decoded for each lookup, attributes built for
+spans that are not sampled, four metric measurements), and it shares the response size between
+concurrent requests. This one does only what the span and the metrics need (``bench/micro.py``
+compares the two; figures in ``docs/benchmarks.md``). What it records is in ``_server``; the names
+and attributes are contrib's (the stable HTTP semantic conventions), so dashboards and rules read
+either.
 
 It wraps ``FastAPI.__call__`` at class level, so every app is covered, created before or after
 instrumentation. A mounted FastAPI app inside an instrumented one is not traced twice. Background
-tasks run after the response, in their own span (``BackgroundTask {function}``), as with contrib.
+tasks run after the response, in their own span (``BackgroundTask {function}``), as contrib names it.
 FastAPI's own telemetry (0.165+, on as soon as a global provider is set) steps aside for these
 requests, as it does for contrib's middleware.
 

@@ -12,7 +12,7 @@ FastAPI 0.137+ nests included routers under nodes without a ``path``:
 ``fastapi.routing.iter_route_contexts`` (0.137.2+) flattens them. Mounted apps are descended into,
 their templates joined: ``/admin`` + ``/users/{id}``. The flattened list, with each route's
 ``matches`` looked up once, is kept per route list: flattening and FastAPI's ``RouteContext``
-indirection cost twice the matching itself on every request. It is rebuilt when the list's length
+indirection cost more than the matching itself on every request. It is rebuilt when the list's length
 changes and at least every ``_REFRESH_S``, so a route added to an included router after start-up
 is matched within a second (its spans are named after the method alone until then).
 """

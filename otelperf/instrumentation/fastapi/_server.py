@@ -56,7 +56,6 @@ ASGIApp = Callable[[dict[str, Any], Any, Any], Any]
 ServerRequestHook = Callable[[Span, dict[str, Any]], None]
 
 _KNOWN_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"})
-_BODY_SIZE_BUCKETS_BY = (0, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 _WANTED_HEADERS = {
     b"traceparent": "traceparent",
     b"tracestate": "tracestate",
@@ -136,23 +135,10 @@ class ServerTelemetry:
         self.excluded_urls = excluded_urls
         self.server_request_hook = server_request_hook
         self.headers = headers if headers and (headers.request or headers.response) else None
-        self.duration = BoundedHistogram(
-            meter,
-            semconv.HTTP_SERVER_REQUEST_DURATION,
-            unit="s",
-            description="Duration of HTTP server requests.",
-            buckets=semconv.HTTP_DURATION_BUCKETS_S,
-        )
-        self.request_size, self.response_size = (
-            BoundedHistogram(meter, name, "By", f"Size of HTTP server {what} bodies.", _BODY_SIZE_BUCKETS_BY)
-            for name, what in (
-                (semconv.HTTP_SERVER_REQUEST_BODY_SIZE, "request"),
-                (semconv.HTTP_SERVER_RESPONSE_BODY_SIZE, "response"),
-            )
-        )
-        self.active = ObservedUpDownCounter(
-            meter, semconv.HTTP_SERVER_ACTIVE_REQUESTS, "{request}", "Number of active HTTP server requests."
-        )
+        self.duration = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.HTTP_SERVER_REQUEST_DURATION])
+        self.request_size = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.HTTP_SERVER_REQUEST_BODY_SIZE])
+        self.response_size = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.HTTP_SERVER_RESPONSE_BODY_SIZE])
+        self.active = ObservedUpDownCounter(meter, semconv.INSTRUMENTS[semconv.HTTP_SERVER_ACTIVE_REQUESTS])
 
     async def serve(
         self, app: ASGIApp, scope: dict[str, Any], receive: Any, send: Any, routes: Sequence[Any] | None = None

@@ -1,10 +1,10 @@
 """Redis instrumentation: a client span and cache measurements per command or pipeline, in one wrapper.
 
-Why not contrib's ``RedisInstrumentor`` (which otelperf ran alongside its own metrics wrapper
-until now): two wrappers around every command cost 64-70 µs per ``GET`` under an unsampled
-request on the benchmark's VM, more than the two apart (contrib 25 µs, metrics 25-31 µs), and
-contrib starts a span, formats the statement and attaches a context even where nothing records.
-This one starts the span only where it can record (``_children.ChildSpans``).
+Why not contrib's ``RedisInstrumentor`` plus a separate metrics wrapper: two wrappers around every
+command cost more than the two apart, and contrib starts a span, formats the statement and
+attaches a context for every command, even where nothing records. This one wraps each command once
+for the span and the measurement, and starts the span only where it can record
+(``_children.ChildSpans``); the figures are in ``docs/benchmarks.md``.
 
 Covered: ``Redis`` and ``Pipeline`` (sync and asyncio: ``execute_command``, ``execute``,
 ``immediate_execute_command``), ``RedisCluster.execute_command`` and ``ClusterPipeline.execute``

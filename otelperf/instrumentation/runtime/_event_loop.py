@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from otelperf import semconv
-from otelperf.metrics.instruments import BoundedHistogram
+from otelperf.metrics.instruments import BoundedHistogram, observe
 
 
 class EventLoopProbe:
@@ -26,19 +26,8 @@ class EventLoopProbe:
         self._interval_s = interval_s
         self._loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
         self._tasks: dict[int, int] = {}
-        self._lag = BoundedHistogram(
-            meter,
-            semconv.ASYNCIO_EVENT_LOOP_LAG,
-            "s",
-            "Delay between scheduling a callback on the event loop and the loop running it.",
-            semconv.FAST_DURATION_BUCKETS_S,
-        )
-        meter.create_observable_gauge(
-            semconv.ASYNCIO_TASKS,
-            callbacks=[self._observe_tasks],
-            unit="{task}",
-            description="Tasks alive on the event loop(s).",
-        )
+        self._lag = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.ASYNCIO_EVENT_LOOP_LAG])
+        observe(meter, semconv.INSTRUMENTS[semconv.ASYNCIO_TASKS], self._observe_tasks)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()

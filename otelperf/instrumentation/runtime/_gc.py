@@ -2,9 +2,10 @@
 
 A gc callback runs wherever a collection happens to start: in any thread, between any two
 allocations, possibly inside the metrics SDK while it holds the very lock that recording a
-measurement takes. A CI run caught that: a collection started while the metric reader was
-collecting the pause histogram, the callback recorded into it, and the process's metrics (and
-the demo's event loop, which read them) hung for good. So the callback touches no lock: it
+measurement takes. A callback that recorded the pause there would deadlock: a collection that
+starts while the metric reader collects the pause histogram would wait on the lock its own thread
+holds, and the process's metrics (and whatever reads them) would hang for good. So the callback
+touches no lock: it
 appends the pause to a bounded deque (atomic under the GIL), and the pauses are recorded when
 metrics are collected, from the ``cpython.gc.collections`` callback, where the SDK holds no
 aggregation lock.
@@ -21,7 +22,7 @@ from typing import Any
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from otelperf import semconv
-from otelperf.metrics.instruments import BoundedHistogram
+from otelperf.metrics.instruments import BoundedHistogram, observe
 
 # Pauses waiting for the next collection of metrics: far more than a busy process collects in an
 # export interval; past it, the oldest are dropped (and counted in ``dropped``).
@@ -30,19 +31,8 @@ PENDING_LIMIT = 20_000
 
 class GcPauses:
     def __init__(self, meter: Meter) -> None:
-        self._histogram = BoundedHistogram(
-            meter,
-            semconv.GC_PAUSE_DURATION,
-            "s",
-            "Stop-the-world time of one CPython garbage collection.",
-            semconv.FAST_DURATION_BUCKETS_S,
-        )
-        meter.create_observable_counter(
-            semconv.CPYTHON_GC_COLLECTIONS,
-            callbacks=[self._observe_collections],
-            unit="{collection}",
-            description="The number of times a generation was collected since interpreter start.",
-        )
+        self._histogram = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.GC_PAUSE_DURATION])
+        observe(meter, semconv.INSTRUMENTS[semconv.CPYTHON_GC_COLLECTIONS], self._observe_collections)
         self._started = 0.0
         self._pending: deque[tuple[int, float]] = deque(maxlen=PENDING_LIMIT)
         self.dropped = 0

@@ -11,6 +11,7 @@ from pathlib import Path
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from otelperf import semconv
+from otelperf.metrics.instruments import observe
 
 _CGROUP_V2 = Path("/sys/fs/cgroup/memory.max")
 _CGROUP_V1 = Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")
@@ -61,30 +62,10 @@ class ProcessMetrics:
         self._cpus = os.cpu_count() or 1
         self._last = (time.monotonic(), self._cpu_seconds())
         self._limit = memory_limit_bytes()
-        meter.create_observable_gauge(
-            semconv.PROCESS_CPU_UTILIZATION,
-            callbacks=[self._cpu],
-            unit="1",
-            description="CPU time used since the last collection over elapsed time and CPUs available.",
-        )
-        meter.create_observable_up_down_counter(
-            semconv.PROCESS_MEMORY_USAGE,
-            callbacks=[self._memory],
-            unit="By",
-            description="Resident memory of the process.",
-        )
-        meter.create_observable_up_down_counter(
-            semconv.PROCESS_THREAD_COUNT,
-            callbacks=[self._threads],
-            unit="{thread}",
-            description="OS threads of the process.",
-        )
-        meter.create_observable_gauge(
-            semconv.PROCESS_MEMORY_LIMIT,
-            callbacks=[self._memory_limit],
-            unit="By",
-            description="Memory the process may use: its cgroup limit, else physical memory.",
-        )
+        observe(meter, semconv.INSTRUMENTS[semconv.PROCESS_CPU_UTILIZATION], self._cpu)
+        observe(meter, semconv.INSTRUMENTS[semconv.PROCESS_MEMORY_USAGE], self._memory)
+        observe(meter, semconv.INSTRUMENTS[semconv.PROCESS_THREAD_COUNT], self._threads)
+        observe(meter, semconv.INSTRUMENTS[semconv.PROCESS_MEMORY_LIMIT], self._memory_limit)
 
     @staticmethod
     def _cpu_seconds() -> float:

@@ -13,7 +13,7 @@ the cursor call (users' ``before_cursor_execute`` hooks, ``post_exec``, the resu
 statement is the one SQLAlchemy compiled, before users' hooks rewrite it (sqlcommenter's comments
 are dropped by the fingerprint anyway); an "insertmanyvalues" bulk insert is one span, not one per
 batch; and a failure arrives wrapped by SQLAlchemy, so ``error.type`` is taken from the driver's
-exception it wraps (``.orig``), as ``handle_error``'s ``original_exception`` was.
+exception it wraps (``.orig``), the one the events' ``handle_error`` receives as ``original_exception``.
 
 ``available()`` checks those methods and their signature; when a SQLAlchemy release changes them,
 the instrumentor falls back to the events with one log line.

@@ -20,9 +20,7 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from otelperf import semconv
 from otelperf.instrumentation.memo import cached_on
 from otelperf.log import logger
-from otelperf.metrics.instruments import BoundedCounter, BoundedHistogram
-
-_WAIT_BUCKETS_S = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0)
+from otelperf.metrics.instruments import BoundedCounter, BoundedHistogram, observe
 
 
 def _engine_pool_name(engine: Any) -> str:
@@ -43,31 +41,10 @@ class PoolMetrics:
 
     def __init__(self, meter: Meter) -> None:
         self._pools: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
-        meter.create_observable_up_down_counter(
-            semconv.DB_CLIENT_CONNECTION_COUNT,
-            callbacks=[self._observe_count],
-            unit="{connection}",
-            description="Connections in the pool, by state (idle or used).",
-        )
-        meter.create_observable_up_down_counter(
-            semconv.DB_CLIENT_CONNECTION_MAX,
-            callbacks=[self._observe_max],
-            unit="{connection}",
-            description="The most connections the pool may open (pool_size + max_overflow).",
-        )
-        self._wait = BoundedHistogram(
-            meter,
-            semconv.DB_CLIENT_CONNECTION_WAIT_TIME,
-            unit="s",
-            description="Time to obtain a connection from the pool.",
-            buckets=_WAIT_BUCKETS_S,
-        )
-        self._timeouts = BoundedCounter(
-            meter,
-            semconv.DB_CLIENT_CONNECTION_TIMEOUTS,
-            unit="{timeout}",
-            description="Checkouts that timed out waiting for a connection.",
-        )
+        observe(meter, semconv.INSTRUMENTS[semconv.DB_CLIENT_CONNECTION_COUNT], self._observe_count)
+        observe(meter, semconv.INSTRUMENTS[semconv.DB_CLIENT_CONNECTION_MAX], self._observe_max)
+        self._wait = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.DB_CLIENT_CONNECTION_WAIT_TIME])
+        self._timeouts = BoundedCounter(meter, semconv.INSTRUMENTS[semconv.DB_CLIENT_CONNECTION_TIMEOUTS])
 
     def _attributes(self, engine: Any) -> dict[str, str]:
         pool = engine.pool

@@ -77,13 +77,7 @@ class StatementRecorder:
         self._tracer = tracer
         self._children = ChildSpans(tracer)
         self._slow_s = slow_query_threshold_s
-        self._duration = BoundedHistogram(
-            meter,
-            semconv.DB_CLIENT_OPERATION_DURATION,
-            unit="s",
-            description="Duration of database client operations.",
-            buckets=semconv.DB_DURATION_BUCKETS_S,
-        )
+        self._duration = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.DB_CLIENT_OPERATION_DURATION])
         self._cost = SelfCost("sqlalchemy")
 
     def begin(self, connection: Any, statement: str) -> Statement | None:

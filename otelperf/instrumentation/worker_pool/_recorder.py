@@ -21,7 +21,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from otelperf import semconv
 from otelperf.log import logger
-from otelperf.metrics.instruments import BoundedHistogram, ObservedUpDownCounter
+from otelperf.metrics.instruments import BoundedHistogram, ObservedUpDownCounter, observe
 from otelperf.version import __version__
 
 _POOL = "_otelperf_pool"  # the attribute a pool object keeps its ``Pool`` in
@@ -75,35 +75,14 @@ class PoolRecorder:
 
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         meter = metrics.get_meter("otelperf.instrumentation.worker_pool", __version__, meter_provider=meter_provider)
-        self.task_duration = BoundedHistogram(
-            meter,
-            semconv.WORKER_POOL_TASK_DURATION,
-            "s",
-            "Time a task ran in a worker.",
-            semconv.TASK_DURATION_BUCKETS_S,
-        )
-        self.queue_wait = BoundedHistogram(
-            meter,
-            semconv.WORKER_POOL_QUEUE_WAIT,
-            "s",
-            "Time a task waited for a free worker.",
-            semconv.FAST_DURATION_BUCKETS_S,
-        )
+        self.task_duration = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.WORKER_POOL_TASK_DURATION])
+        self.queue_wait = BoundedHistogram(meter, semconv.INSTRUMENTS[semconv.WORKER_POOL_QUEUE_WAIT])
         # Depth and active workers change twice per task: observed counts, not SDK measurements.
-        self.queue_depth = ObservedUpDownCounter(
-            meter, semconv.WORKER_POOL_QUEUE_DEPTH, "{task}", "Tasks submitted and not yet started."
-        )
-        self.active = ObservedUpDownCounter(
-            meter, semconv.WORKER_POOL_WORKERS_ACTIVE, "{worker}", "Workers running a task."
-        )
+        self.queue_depth = ObservedUpDownCounter(meter, semconv.INSTRUMENTS[semconv.WORKER_POOL_QUEUE_DEPTH])
+        self.active = ObservedUpDownCounter(meter, semconv.INSTRUMENTS[semconv.WORKER_POOL_WORKERS_ACTIVE])
         self._lock = threading.Lock()
         self._pools: dict[int, Pool] = {}  # id(owner) -> its Pool, while the owner lives
-        meter.create_observable_gauge(
-            semconv.WORKER_POOL_WORKERS_MAX,
-            callbacks=[self._observe_max],
-            unit="{worker}",
-            description="The most workers the pool runs at once.",
-        )
+        observe(meter, semconv.INSTRUMENTS[semconv.WORKER_POOL_WORKERS_MAX], self._observe_max)
 
     def pool(self, owner: Any, kind: str, max_workers: int | None, attributes: dict[str, str] | None = None) -> Pool:
         """``owner``'s ``Pool`` (an executor, anyio's limiter), kept on it: one attribute read per

@@ -1,0 +1,98 @@
+"""The product speaks of the product: no development history in the code, the docs or the benchmarks.
+
+Comments, docstrings and docs say what otelperf does and guarantees; how it came to be lives in git.
+This scans ``otelperf/``, ``bench/``, ``docs/`` and ``README.md`` for commit hashes and the phrases that
+tell history. The tables the bench scripts write into ``docs/benchmarks.md`` (between their
+``<!-- name:begin -->`` and ``<!-- name:end -->`` markers) are the scripts' output and are not scanned.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+HISTORY = re.compile(
+    r"until now|as (it did )?before|no longer|used to be|\bsessions? \d+|\b(this|last|previous) session\b"
+    r"|\bround \d+ of (the )?work|\bissue #?\d+",
+    re.IGNORECASE,
+)
+# 7 to 40 hex digits with at least one digit and one letter: a commit hash, not a number or a word.
+COMMIT = re.compile(r"\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
+GENERATED_BLOCK = re.compile(r"<!-- ([\w-]+):begin -->.*?<!-- \1:end -->", re.DOTALL)
+
+
+def scanned_files() -> list[Path]:
+    files = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    for folder in ("otelperf", "bench"):
+        files += [path for path in sorted((REPO / folder).rglob("*")) if path.suffix in {".py", ".md", ".yaml"}]
+    return files
+
+
+def text_to_scan(path: Path) -> str:
+    text = path.read_text()
+    if path == REPO / "docs" / "benchmarks.md":
+        # Keep the line count, so that a finding's line number is the file's.
+        text = GENERATED_BLOCK.sub(lambda block: "\n" * block.group(0).count("\n"), text)
+    return text
+
+
+def findings(text: str) -> list[tuple[int, str]]:
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for match in (*HISTORY.finditer(line), *COMMIT.finditer(line)):
+            found.append((number, match.group(0)))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("line", "caught"),
+    [
+        ("what otelperf ran alongside its own wrapper until now", "until now"),
+        ("the engine events are used as before", "as before"),
+        ("a negative value raises below, as it did before", "as it did before"),
+        ("the table is session 10's full run", "session 10"),
+        ("the four targets at `8303b9f`", "8303b9f"),
+        ("against 45010f5, the code before", "45010f5"),
+        ("the first target of the overhead work (issue 7)", "issue 7"),
+    ],
+)
+def test_the_scan_catches_history(line: str, caught: str) -> None:
+    assert [found for _, found in findings(line)] == [caught]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "CPU time used since the last collection",
+        "an ORM ``Session`` opens a connection; with Session(engine) as session:",
+        "3 interleaved rounds, medians; round by round",
+        "raise InvalidSetting('is out of range (expected 100 to 3600000 ms)')",
+        "redis-py 6+ cluster pipelines; contrib #1103/#3977",
+        "a trace id of 1234567 and a deadbeef word",
+    ],
+)
+def test_the_scan_leaves_the_product_alone(line: str) -> None:
+    assert findings(line) == []
+
+
+def test_the_generated_benchmark_tables_are_not_scanned() -> None:
+    text = "a\n<!-- micro:begin -->\nat 75827f1\n<!-- micro:end -->\nb"
+    assert GENERATED_BLOCK.sub(lambda block: "\n" * block.group(0).count("\n"), text).count("\n") == text.count("\n")
+    assert "75827f1" not in GENERATED_BLOCK.sub("", text)
+
+
+def test_nothing_in_the_product_tells_its_development_history() -> None:
+    files = scanned_files()
+    assert REPO / "docs" / "benchmarks.md" in files and len(files) > 50
+    problems = [
+        f"{path.relative_to(REPO)}:{number}: {found!r}"
+        for path in files
+        for number, found in findings(text_to_scan(path))
+    ]
+    assert not problems, (
+        "say what the code does and guarantees, not how it came to be (history lives in git):\n" + "\n".join(problems)
+    )
