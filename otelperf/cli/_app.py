@@ -11,6 +11,7 @@ import typer
 from otelperf import semconv
 from otelperf.cli import doctor as doctor_command
 from otelperf.cli import report as report_command
+from otelperf.demo.scenario import DEFAULT_CONCURRENCY, DEFAULT_RATE
 from otelperf.settings import settings_table
 
 app = typer.Typer(
@@ -214,8 +215,8 @@ def demo(  # noqa: PLR0917 - typer options
     problems: Annotated[str, typer.Option(help=_problems_help())] = "all",
     healthy: Annotated[bool, typer.Option("--healthy", help="Plant no problem (--problems none).")] = False,
     duration: Annotated[float, typer.Option(help="Seconds of load to generate.")] = 20.0,
-    rate: Annotated[float, typer.Option(help="Requests per second, sent whatever the service does.")] = 20.0,
-    concurrency: Annotated[int, typer.Option(help="Most requests in flight at once.")] = 32,
+    rate: Annotated[float, typer.Option(help="Requests per second, sent whatever the service does.")] = DEFAULT_RATE,
+    concurrency: Annotated[int, typer.Option(help="Most requests in flight at once.")] = DEFAULT_CONCURRENCY,
     port: Annotated[int, typer.Option(help="Port of the demo service (0: any free port).")] = 0,
     out: Annotated[
         Path | None,

@@ -26,7 +26,7 @@ from rich.table import Table
 
 from otelperf import semconv
 from otelperf.demo.load import LoadResult, generate_load
-from otelperf.demo.scenario import DEFAULT_PROBLEMS
+from otelperf.demo.scenario import DEFAULT_CONCURRENCY, DEFAULT_PROBLEMS, DEFAULT_RATE
 from otelperf.export.reachability import tcp_check
 from otelperf.profiling.receiver import ProfileReceiver
 from otelperf.rules.render import print_table
@@ -35,11 +35,7 @@ from otelperf.settings import load_settings
 
 console = Console()
 
-# Requests per second, arriving whatever the service does (an open loop), and the most in flight:
-# a healthy shop serves this with room to spare, so what the report finds is what was planted.
-DEFAULT_RATE = 20.0
-DEFAULT_CONCURRENCY = 32
-SETTLE_S = 1.0
+SETTLE_S = 1.0  # after the service answers: start-up (the heap freeze, the first samples) settles
 
 
 def _free_port() -> int:

@@ -16,12 +16,19 @@ from collections.abc import Iterable, Mapping
 __all__ = [
     "CATALOGUE_SIZE",
     "CATEGORIES",
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_PROBLEMS",
+    "DEFAULT_RATE",
     "HOT_ITEMS",
     "PROBLEMS",
     "parse_problems",
     "problems_from_env",
 ]
+
+# The load: requests per second, sent whatever the service does (an open loop), and the most in
+# flight. A healthy shop serves this with room to spare, so what the report finds is what was planted.
+DEFAULT_RATE = 20.0
+DEFAULT_CONCURRENCY = 32
 
 CATALOGUE_SIZE = 500
 HOT_ITEMS = 50  # the load generator's hot set: most reads ask for items 1 to 50
