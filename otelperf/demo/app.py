@@ -289,10 +289,10 @@ async def create_order(item_id: int, quantity: int = 1) -> dict[str, Any]:
     return {"order_id": order_id}
 
 
-# Every tenth order is a wholesale order whose invoice is rendered in the coroutine for this long
+# Every fifth order is a wholesale order whose invoice is rendered in the coroutine for this long
 # (CPU-bound, however busy the machine): longer than the loop-lag probe's interval (0.5 s) plus the
 # 200 ms from which the event-loop-lag rule calls the loop blocked, so every such block is probed.
-INVOICE_EVERY = 10
+INVOICE_EVERY = 5
 INVOICE_S = 0.8
 
 
@@ -306,10 +306,10 @@ def render_invoice(order_id: int) -> str:
     return digest.hex()[:16]
 
 
-# The one worker's slow downstream call, per report: the demo's 2 reports a second bring 1.4 s of
+# The one worker's slow downstream call, per report: the demo's one report a second brings 1.4 s of
 # work a second, so the pool stays saturated with room to spare even when other problems slow the
 # requests that feed it.
-DOWNSTREAM_S = 0.7
+DOWNSTREAM_S = 1.4
 
 
 def _price_digest(seed: int, rounds: int) -> str:

@@ -27,7 +27,7 @@ __all__ = [
 
 # The load: requests per second, sent whatever the service does (an open loop), and the most in
 # flight. A healthy shop serves this with room to spare, so what the report finds is what was planted.
-DEFAULT_RATE = 20.0
+DEFAULT_RATE = 10.0
 DEFAULT_CONCURRENCY = 32
 
 CATALOGUE_SIZE = 500
@@ -53,12 +53,12 @@ PROBLEMS: dict[str, tuple[str, str, str]] = {
     ),
     "saturated_pool": (
         "GET /report/{category}",
-        "hands its work to a one-worker pool whose tasks wait 0.7 s on a slow downstream call",
+        "hands its work to a one-worker pool whose tasks wait 1.4 s on a slow downstream call",
         "worker-pool-utilization",
     ),
     "blocking_coroutine": (
         "POST /orders",
-        "renders every tenth order's invoice with CPU-bound code inside the coroutine (about 0.8 s), "
+        "renders every fifth order's invoice with CPU-bound code inside the coroutine (0.8 s), "
         "blocking the event loop",
         "event-loop-lag",
     ),

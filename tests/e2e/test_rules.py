@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from otelperf.demo.load import generate_load
+from otelperf.demo.scenario import DEFAULT_RATE
 from otelperf.rules import build_report, load_rules
 from otelperf.rules.prometheus import PrometheusSource
 from otelperf.rules.report import Report
@@ -54,7 +55,7 @@ def run_demo(problem: str, stack: dict[str, str], tmp_path: Path, redis_url: str
         DEMO_PROBLEMS="none" if problem == "healthy" else problem,
     )
     # As `otelperf demo` loads it: a fixed rate, whatever the service does.
-    asyncio.run(generate_load(app.base_url, duration_s=LOAD_S, concurrency=32, rate_per_s=20.0))
+    asyncio.run(generate_load(app.base_url, duration_s=LOAD_S, concurrency=32, rate_per_s=DEFAULT_RATE))
     return app, service, started
 
 
