@@ -58,8 +58,7 @@ PROBLEMS: dict[str, tuple[str, str, str]] = {
     ),
     "blocking_coroutine": (
         "POST /orders",
-        "renders every fifth order's invoice with CPU-bound code inside the coroutine (0.8 s), "
-        "blocking the event loop",
+        "renders every fifth order's invoice with CPU-bound code inside the coroutine (0.8 s), blocking the event loop",
         "event-loop-lag",
     ),
 }

@@ -168,7 +168,7 @@ class LocalSource:
             above = total - _cumulative(bounds, counts, measure.bound)
             if measure.share_of == "time":
                 if sums.get(group):
-                    values[group] = above * measure.bound / sums[group]
+                    values[group] = min(1.0, time_over(measure.bound, bounds, counts, sums[group]) / sums[group])
             elif total:
                 values[group] = above / total
         return values
@@ -319,6 +319,17 @@ def bucket_quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) 
         in_bucket -= cumulative[index - 1]
         rank -= cumulative[index - 1]
     return start + (end - start) * (rank / in_bucket)
+
+
+def time_over(bound: float, bounds: Sequence[float], counts: Sequence[int], spent: float) -> float:
+    """A lower bound of the time the observations over ``bound`` (a bucket bound) took, of ``spent``
+    in all: the larger of their count times ``bound``, and ``spent`` less the most the others can
+    have taken (each at its bucket's upper bound). The first holds when the others are many and
+    slow-ish, the second when they are fast and the slow ones far over the bound (a 5 s statement
+    counts 5 s, not 0.5 s)."""
+    above = sum(counts) - _cumulative(bounds, counts, bound)
+    most = sum(count * upper for upper, count in zip(bounds, counts, strict=False) if upper <= bound * (1 + 1e-9))
+    return max(above * bound, spent - most, 0.0)
 
 
 def _cumulative(bounds: Sequence[float], counts: Sequence[int], le: float) -> int:

@@ -8,6 +8,7 @@ dividing, as Prometheus' recording-rule guidance asks (numerators and denominato
 
 from __future__ import annotations
 
+from otelperf import semconv
 from otelperf.rules._names import PROMETHEUS_NAMES, label
 from otelperf.rules.model import Measure, Rule, Term
 
@@ -77,15 +78,30 @@ def _apdex(measure: Measure, selector: str, window: str, by: str) -> str:
 
 
 def _share_above(measure: Measure, selector: str, window: str, by: str) -> str:
-    """Observations over the bound, as a share of all of them or (``of: time``) of their sum, each
-    counted at the bound: a lower bound of the time they took."""
-    below = _series(measure.metric, "_bucket", selector, measure.where, le=le_value(measure.bound))
-    total = _series(measure.metric, "_count", selector, measure.where)
-    above = f"(sum by ({by}) (rate({total}[{window}])) - sum by ({by}) (rate({below}[{window}])))"
-    if measure.share_of == "time":
-        spent = _series(measure.metric, "_sum", selector, measure.where)
-        return f"{above} * {measure.bound:g} / sum by ({by}) (rate({spent}[{window}]))"
-    return f"{above} / sum by ({by}) (rate({total}[{window}]))"
+    """Observations over the bound, as a share of all of them or (``of: time``) of their sum.
+
+    The time over the bound is not in a histogram; ``local.time_over`` explains the lower bound
+    used, the larger of two: the observations over the bound each counted at the bound, and the
+    sum less the most the others can have taken (each at its bucket's upper bound)."""
+
+    def rate(suffix: str, le: str = "") -> str:
+        return f"sum by ({by}) (rate({_series(measure.metric, suffix, selector, measure.where, le=le)}[{window}]))"
+
+    above = f"({rate('_count')} - {rate('_bucket', le_value(measure.bound))})"
+    if measure.share_of == "count":
+        return f"{above} / {rate('_count')}"
+    spent = rate("_sum")
+    counted = f"{above} * {measure.bound:g}"
+    bounds = [b for b in semconv.INSTRUMENTS[measure.metric].buckets if b <= measure.bound * (1 + 1e-9)]
+    if not bounds:
+        return f"{counted} / {spent}"
+    # The most the observations up to the bound can have taken: each at its bucket's upper bound,
+    # from the cumulative buckets: u_k C_k - sum over b < k of (u_b+1 - u_b) C_b.
+    most = f"{bounds[-1]:g} * {rate('_bucket', le_value(bounds[-1]))}"
+    for lower, upper in zip(reversed(bounds[:-1]), reversed(bounds[1:]), strict=True):
+        most += f" - {upper - lower:g} * {rate('_bucket', le_value(lower))}"
+    rest = f"({spent} - ({most}))"
+    return f"(({rest} >= {counted}) or {counted}) / {spent}"
 
 
 def _trend(measure: Measure, selector: str, window: str, by: str) -> str:

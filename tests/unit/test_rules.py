@@ -11,7 +11,7 @@ import pytest
 
 from otelperf.rules import build_report, load_catalog, load_rules
 from otelperf.rules._names import PROMETHEUS_NAMES
-from otelperf.rules.local import LocalSource, bucket_quantile
+from otelperf.rules.local import LocalSource, bucket_quantile, time_over
 from otelperf.rules.model import CATEGORIES, Rule, RuleError, Thresholds
 from otelperf.rules.prometheus import PrometheusSource, SourceUnavailable
 from otelperf.rules.pyroscope import self_time_by_function
@@ -317,24 +317,36 @@ def db_histogram(counts: list[int], observed_s: float, **attributes: object) -> 
 
 def test_slow_statements_are_a_share_of_their_kinds_time_that_an_n_plus_one_does_not_drown() -> None:
     """One 0.8 s statement among 99 lookups of 1 ms on the same table: 1 % of the executions (p95
-    and p99 see nothing), but over half of the kind's time."""
+    and p99 see nothing), but nearly all of the kind's time."""
     select = {"db.operation.name": "SELECT", "db.collection.name": "items"}
     points = [db_histogram([99, 0, 0, 0, 0, 0, 1, 0, 0, 0], 0.099 + 0.8, **select)]
     rule = load_catalog()["db-slow-queries"]
     source = LocalSource(points)
-    assert source.evaluate(load_catalog()["db-slow-queries"], ()) == {(): pytest.approx(0.5 / 0.899)}
+    # The 99 lookups took at most 99 ms (their bucket's bound), so the slow one at least 0.8 s.
+    assert source.evaluate(rule, ()) == {(): pytest.approx(0.8 / 0.899)}
     report = build_report([rule], source, service="shop")
     (result,) = report.rules
     assert result.status == "bad" and result.evidence["worst"] == "SELECT items"
     assert result.recommendation is not None and "SELECT items" in result.recommendation
-    # The same measure as PromQL: the count over the bound, counted at the bound, over the time spent.
+
+
+def test_slow_statements_time_is_bounded_from_below_both_ways() -> None:
+    """Statements just under the bound leave the sum little to prove: then the slow ones count at
+    the bound. Far-over statements among fast ones count for what they took."""
+    # 100 statements at 0.4 s and 2 over 0.5 s (1.2 s in all): the others may have taken 50 s.
+    assert time_over(0.5, DB_BOUNDS, [0, 0, 0, 0, 0, 100, 2, 0, 0, 0], 40 + 1.2) == pytest.approx(1.0)
+    # 50 statements of 1 ms and one of 5 s: 5 s, not 0.5 s.
+    assert time_over(0.5, DB_BOUNDS, [50, 0, 0, 0, 0, 0, 0, 1, 0, 0], 0.05 + 5.0) == pytest.approx(5.0)
+    # As PromQL: the same two bounds, the larger kept, over the time spent.
     from otelperf.rules.promql import render
 
-    assert render(rule, selector='job="shop"', window="5m", group=()) == (
-        '(sum by () (rate(db_client_operation_duration_seconds_count{job="shop"}[5m])) - sum by () '
-        '(rate(db_client_operation_duration_seconds_bucket{job="shop", le="0.5"}[5m]))) * 0.5 / sum by () '
-        '(rate(db_client_operation_duration_seconds_sum{job="shop"}[5m]))'
+    promql = render(load_catalog()["db-slow-queries"], selector='job="shop"', window="5m", group=())
+    assert promql.startswith('(((sum by () (rate(db_client_operation_duration_seconds_sum{job="shop"}[5m])) - (0.5 * ')
+    assert (
+        ' - 0.004 * sum by () (rate(db_client_operation_duration_seconds_bucket{job="shop", le="0.001"}[5m])))) >= '
+        in promql
     )
+    assert promql.endswith(' * 0.5) / sum by () (rate(db_client_operation_duration_seconds_sum{job="shop"}[5m]))')
 
 
 def test_n_plus_one_is_per_request_of_its_route_and_names_the_statement() -> None:
