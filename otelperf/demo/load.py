@@ -44,20 +44,41 @@ class LoadResult:
         return sum(stats.errors for stats in self.routes.values())
 
 
-def _next_request(rng: random.Random) -> tuple[str, str, str]:
-    """(method, path, route template), weighted like a catalogue's traffic with a hot set."""
-    roll = rng.random()
-    if roll < 0.60:
-        hot = rng.random() < 0.8
-        item = rng.randint(1, HOT_ITEMS) if hot else rng.randint(1, CATALOGUE_SIZE)
-        return "GET", f"/items/{item}", "/items/{item_id}"
-    if roll < 0.75:
-        return "GET", f"/categories/{rng.choice(CATEGORIES)}", "/categories/{category}"
-    if roll < 0.85:
-        return "GET", f"/report/{rng.choice(CATEGORIES)}", "/report/{category}"
-    if roll < 0.90:
-        return "GET", "/orders/recent", "/orders/recent"
-    return "POST", f"/orders?item_id={rng.randint(1, CATALOGUE_SIZE)}", "/orders"
+# The traffic of a catalogue, in every block of 20 requests (shuffled within the block): a short
+# load still carries each route in its share, so every planted problem gets its requests.
+_BLOCK = (
+    *(["/items/{item_id}"] * 12),
+    *(["/categories/{category}"] * 3),
+    *(["/report/{category}"] * 2),
+    "/orders/recent",
+    *(["/orders"] * 2),
+)
+
+
+class _Mix:
+    """The next request: (method, path, route template), from shuffled blocks of ``_BLOCK``."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._block: list[str] = []
+
+    def next(self) -> tuple[str, str, str]:
+        rng = self._rng
+        if not self._block:
+            self._block = list(_BLOCK)
+            rng.shuffle(self._block)
+        route = self._block.pop()
+        if route == "/items/{item_id}":
+            hot = rng.random() < 0.8
+            item = rng.randint(1, HOT_ITEMS) if hot else rng.randint(1, CATALOGUE_SIZE)
+            return "GET", f"/items/{item}", route
+        if route == "/categories/{category}":
+            return "GET", f"/categories/{rng.choice(CATEGORIES)}", route
+        if route == "/report/{category}":
+            return "GET", f"/report/{rng.choice(CATEGORIES)}", route
+        if route == "/orders/recent":
+            return "GET", route, route
+        return "POST", f"/orders?item_id={rng.randint(1, CATALOGUE_SIZE)}", route
 
 
 async def generate_load(
@@ -85,7 +106,7 @@ async def generate_load(
         sending = (
             [run.arrivals(http, rate_per_s, concurrency, drain_s)]
             if rate_per_s
-            else [run.client(http, random.Random(seed * 1000 + index)) for index in range(concurrency)]
+            else [run.client(http, _Mix(random.Random(seed * 1000 + index))) for index in range(concurrency)]
         )
         await asyncio.gather(run.progress(on_progress), *sending)
     if on_progress:
@@ -107,8 +128,8 @@ class _Run:
     def deadline(self) -> float:
         return self.started + self.duration_s
 
-    async def send(self, http: httpx.AsyncClient, rng: random.Random) -> None:
-        method, path, route = _next_request(rng)
+    async def send(self, http: httpx.AsyncClient, mix: _Mix) -> None:
+        method, path, route = mix.next()
         begin = time.perf_counter()
         try:
             response = await http.request(method, path)
@@ -120,18 +141,18 @@ class _Run:
         stats.errors += failed
         self.done += 1
 
-    async def client(self, http: httpx.AsyncClient, rng: random.Random) -> None:
+    async def client(self, http: httpx.AsyncClient, mix: _Mix) -> None:
         while time.perf_counter() < self.deadline:
-            await self.send(http, rng)
+            await self.send(http, mix)
 
     async def arrivals(self, http: httpx.AsyncClient, rate: float, concurrency: int, drain_s: float) -> None:
-        rng = random.Random(self.seed)
+        mix = _Mix(random.Random(self.seed))
         slots = asyncio.Semaphore(concurrency)
         in_flight: set[asyncio.Task[None]] = set()
 
         async def one() -> None:
             try:
-                await self.send(http, rng)
+                await self.send(http, mix)
             finally:
                 slots.release()
 

@@ -12,7 +12,7 @@ from otelperf.rules.report import Report, RuleResult
 from tests.e2e.rig import BIN, REPO
 
 # Seconds of load per run: the problems are sized to be found within it (a duration, not a threshold).
-LOAD_S = "10"
+LOAD_S = "12"
 
 
 @dataclass
