@@ -112,6 +112,10 @@ def report(  # noqa: PLR0917 - typer options
     fail_on_regression: Annotated[
         bool, typer.Option("--fail-on-regression", help="Exit 1 when a rule regressed against --baseline.")
     ] = False,
+    until: Annotated[
+        float | None,
+        typer.Option(help="End the window then (unix seconds: a load test's end) rather than now."),
+    ] = None,
 ) -> None:
     """Score the service from Prometheus: a grade, category scores and ranked recommendations.
 
@@ -139,6 +143,7 @@ def report(  # noqa: PLR0917 - typer options
             baseline=baseline,
             tolerance=tolerance,
             fail_on_regression=fail_on_regression,
+            until=until,
         )
     )
 

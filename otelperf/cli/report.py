@@ -40,6 +40,7 @@ def run_report(
     baseline: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     fail_on_regression: bool = False,
+    until: float | None = None,
 ) -> int:
     try:
         window_seconds(window)
@@ -49,7 +50,7 @@ def run_report(
         return 2
     try:
         rules = load_rules(rules_file)
-        source = PrometheusSource(prometheus, service=service, window=window)
+        source = PrometheusSource(prometheus, service=service, window=window, until=until)
         profiles = PyroscopeProfiles(pyroscope, window=window) if pyroscope else None
         report = build_report(
             rules,

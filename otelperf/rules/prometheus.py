@@ -53,12 +53,15 @@ class PrometheusSource:
         instance: str | None = None,
         timeout_s: float = 10.0,
         client: httpx.Client | None = None,
+        until: float | None = None,
     ) -> None:
+        """``until``: the window ends then (unix seconds; a load test's end) rather than now."""
         import httpx
 
         self.url = url.rstrip("/")
         self.window = window
         self.window_s = window_seconds(window)
+        self.until = until
         self._client = client or httpx.Client(timeout=timeout_s)
         self.service = service or self._only_service()
         if service is not None and service not in self._jobs():
@@ -70,7 +73,12 @@ class PrometheusSource:
         self.last_query = ""
 
     def describe(self) -> str:
+        if self.until is not None:
+            return f"Prometheus at {self.url}, job={self.service!r}, {self.window} up to {self.until:.0f}"
         return f"Prometheus at {self.url}, job={self.service!r}, last {self.window}"
+
+    def _end(self) -> float:
+        return self.until if self.until is not None else time.time()
 
     def evaluate(self, rule: Rule, by: tuple[str, ...]) -> dict[tuple[str, ...], float]:
         labels = tuple(label(attribute) for attribute in by)
@@ -86,7 +94,7 @@ class PrometheusSource:
         """The exemplar of the largest value of ``metric``'s buckets with ``labels`` in the window."""
         matchers = [self.selector, *(f'{label(name)}="{_quoted(value)}"' for name, value in labels.items())]
         series = f"{PROMETHEUS_NAMES[metric]}_bucket{{{', '.join(matchers)}}}"
-        now = time.time()
+        now = self._end()
         found = self._get(
             "/api/v1/query_exemplars", {"query": series, "start": f"{now - self.window_s:.3f}", "end": f"{now:.3f}"}
         )
@@ -110,7 +118,7 @@ class PrometheusSource:
         step = max(self.window_s / 60, 1.0)
         stretch = max(self.window_s / 10, 2 * step)
         expression = render_overall(rule, selector=self.selector, window=f"{stretch:.0f}s", group=())
-        now = time.time()
+        now = self._end()
         found = self._get(
             "/api/v1/query_range",
             {"query": expression, "start": f"{now - self.window_s:.3f}", "end": f"{now:.3f}", "step": f"{step:.3f}"},
@@ -119,7 +127,10 @@ class PrometheusSource:
         return [(at, value) for at, value in points if math.isfinite(value)]
 
     def query(self, expression: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._get("/api/v1/query", {"query": expression})["result"]
+        params = {"query": expression}
+        if self.until is not None:
+            params["time"] = f"{self.until:.3f}"
+        result: list[dict[str, Any]] = self._get("/api/v1/query", params)["result"]
         return result
 
     def _get(self, path: str, params: dict[str, str]) -> Any:

@@ -41,9 +41,15 @@ SCENARIOS: dict[str, tuple[set[str], str | None]] = {
 }
 
 
-def run_demo(problem: str, stack: dict[str, str], tmp_path: Path, redis_url: str) -> tuple[App, str, float]:
+# The window a report covers: the load's own stretch (unix seconds), shifted by the time the last
+# export of a second takes to be scraped (every second), so that it is in Prometheus at its end.
+SCRAPED_S = 2.0
+
+
+def run_demo(
+    problem: str, stack: dict[str, str], tmp_path: Path, redis_url: str
+) -> tuple[App, str, tuple[float, float]]:
     service = f"rules-{problem.replace('_', '-')}"
-    started = time.monotonic()
     app = launch_demo(
         tmp_path,
         service,
@@ -51,15 +57,17 @@ def run_demo(problem: str, stack: dict[str, str], tmp_path: Path, redis_url: str
         OTEL_METRIC_EXPORT_INTERVAL="1000",
         OTEL_TRACES_EXPORTER="none",
         OTELPERF_LOCAL_METRICS="true",
+        OTELPERF_LOCAL_HISTORY_INTERVAL="0.5",
         REDIS_URL=redis_url,
         DEMO_PROBLEMS="none" if problem == "healthy" else problem,
     )
     # As `otelperf demo` loads it: a fixed rate, whatever the service does.
-    asyncio.run(generate_load(app.base_url, duration_s=LOAD_S, concurrency=32, rate_per_s=DEFAULT_RATE))
-    return app, service, started
+    started = time.time()
+    result = asyncio.run(generate_load(app.base_url, duration_s=LOAD_S, concurrency=32, rate_per_s=DEFAULT_RATE))
+    return app, service, (started + SCRAPED_S, started + result.sending_s + SCRAPED_S)
 
 
-def prometheus_report(stack: dict[str, str], service: str, app: App, started: float) -> Report:
+def prometheus_report(stack: dict[str, str], service: str, app: App, window: tuple[float, float]) -> Report:
     """The report from Prometheus once the run's last export has been scraped."""
     served = sum(p["count"] for p in _points(app) if p["name"] == "http.server.request.duration")
     expression = f'sum(http_server_request_duration_seconds_count{{job="{service}"}})'
@@ -71,10 +79,10 @@ def prometheus_report(stack: dict[str, str], service: str, app: App, started: fl
 
     wait_until(scraped_all, 40, f"Prometheus to hold all {served} requests of {service}", interval_s=0.5)
     time.sleep(1.5)  # one more scrape: every other metric of the same export is in too
-    # A window as long as the run: rate() divides by the whole window, so a longer one would dilute
-    # the per-second values (GC pause share, pool utilization) of a service younger than it.
-    window = f"{math.ceil(time.monotonic() - started)}s"
-    source = PrometheusSource(stack["prometheus"], service=service, window=window)
+    # The load's window, ending when the load ended: rate() divides by the whole window, so one
+    # reaching into the start-up or the drain would dilute the per-second values (pool utilization).
+    start, end = window
+    source = PrometheusSource(stack["prometheus"], service=service, window=f"{math.ceil(end - start)}s", until=end)
     return build_report(load_rules(), source, service=service)
 
 
@@ -97,9 +105,9 @@ def ranking(report: Report) -> str:
 def test_injected_problem_ranks_first_with_its_evidence(
     problem: str, prometheus_stack: dict[str, str], tmp_path: Path, redis_url: str, launched_apps: list[App]
 ) -> None:
-    app, service, started = run_demo(problem, prometheus_stack, tmp_path, redis_url)
+    app, service, window = run_demo(problem, prometheus_stack, tmp_path, redis_url)
     launched_apps.append(app)
-    report = prometheus_report(prometheus_stack, service, app, started)
+    report = prometheus_report(prometheus_stack, service, app, window)
     print(f"\n{problem}: score {report.score} ({report.grade}); ranked: {ranking(report)}")
     expected_rules, evidence = SCENARIOS[problem]
     assert report.recommendations, f"no recommendation for {problem}: {report.to_dict()}"
