@@ -328,10 +328,12 @@ def _chart(result: RuleResult) -> str:
         for name, bottom, top in zip(names, edges, edges[1:], strict=False)
         if top > bottom
     )
+    # The warn label at the left end of its line, the bad one at the right: close lines stay readable.
     lines = "".join(
         f'<line class="threshold-{name}" x1="{_PAD_L}" x2="{_PAD_L + width}" y1="{y(level):.1f}" y2="{y(level):.1f}" '
         f'stroke="{_STATUS_COLOUR[name]}" stroke-dasharray="4 3"/>'
-        f'<text x="{_PAD_L + width - 4}" y="{y(level) - 3:.1f}" text-anchor="end" font-size="10" '
+        f'<text x="{_PAD_L + 4 if name == "warn" else _PAD_L + width - 4}" y="{y(level) - 3:.1f}" '
+        f'text-anchor="{"start" if name == "warn" else "end"}" font-size="10" '
         f'fill="{_STATUS_COLOUR[name]}">{name} {escape(format_unit(result.unit, level, relative=relative))}</text>'
         for name, level in (("warn", warn), ("bad", bad))
         if low <= level <= high

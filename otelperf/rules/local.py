@@ -72,19 +72,15 @@ class LocalSource:
 
     def exemplar(self, metric: str, labels: dict[str, str]) -> dict[str, Any] | None:
         """The exemplar of the largest value among ``metric``'s series that carry ``labels``, in the
-        window; failing that, one seen since it ended (an exemplar is the latest per bucket, so a
-        bucket busy after the window has forgotten the ones inside it)."""
-        inside: dict[str, Any] | None = None
-        after: dict[str, Any] | None = None
+        window or since it ended (an exemplar is the latest of its bucket: one busy after the window,
+        with requests of the same load still finishing, has forgotten the ones inside it)."""
+        best: dict[str, Any] | None = None
         for point in self._exemplar_points:
             if point["name"] != metric or any(str(point["attributes"].get(k)) != v for k, v in labels.items()):
                 continue
             for exemplar in point.get("exemplars", ()):
-                if self._inside(exemplar["time"]):
-                    inside = _larger(inside, exemplar)
-                elif self.until is not None and exemplar["time"] > self.until:
-                    after = _larger(after, exemplar)
-        best = inside or after
+                if self.since is None or exemplar["time"] >= self.since:
+                    best = _larger(best, exemplar)
         return dict(best) if best is not None else None
 
     def series(self, rule: Rule) -> list[tuple[float, float]]:
