@@ -1,6 +1,6 @@
 """What observability costs the app, counted in instructions: a measure the VM's speed cannot move.
 
-``bench/overhead.py`` measures requests per second, which is what the issue's targets are written
+``bench/overhead.py`` measures requests per second, which is what the throughput targets are written
 in, but on a shared VM the speed of a whole round drifts by more than a tenth, so a small difference
 needs many rounds and still comes out one way or the other. This script runs the
 same app and variants under Valgrind's Cachegrind, which counts the instructions every thread of

@@ -13,7 +13,7 @@ from typing import Any
 
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
-from otelperf import startup
+from otelperf import fastpaths, startup
 from otelperf.log import logger, setup_logging
 from otelperf.metrics.instruments import set_series_limit
 from otelperf.pipeline.providers import Pipeline
@@ -36,6 +36,7 @@ def configure(settings: Settings | None = None) -> None:
             logger.info("disabled by %s; no telemetry from this process", variable)
             return
         set_series_limit(settings.metric_series_limit)
+        fastpaths.force_off(not settings.fast_paths)
         decision = detect_role()
         startup.STATE.settings = settings
         startup.STATE.role = decision

@@ -1,13 +1,14 @@
 """The ``opentelemetry_distro`` entry point: environment defaults and per-instrumentor options.
 
 ``_configure`` runs before any provider exists, so it only sets defaults with
-``os.environ.setdefault``: the user's own environment always wins.
+``os.environ.setdefault``: the user's own environment always wins. It also hands the loader's
+version-conflict lines over to ``otelperf.startup``, which says what was skipped in its own words.
 
-``load_instrumentor`` replaces the contrib FastAPI and SQLAlchemy instrumentors by otelperf's own
-(``otelperf.instrumentation.replacements``: a cheaper server span, SQLAlchemy 2.1 and literal-free statements),
-passes options to the contrib ones it loads (FastAPI, should ``otelperf_fastapi`` be disabled,
-without the per-message ``http send``/``http receive`` spans) and records what was loaded for the
-startup summary.
+``load_instrumentor`` replaces the contrib FastAPI, Redis and SQLAlchemy instrumentors by otelperf's
+own (``otelperf.instrumentation.replacements``: a cheaper server span, one wrapper per Redis
+command, SQLAlchemy 2.1 and literal-free statements), passes options to the contrib ones it loads
+(FastAPI, should ``otelperf_fastapi`` be disabled, without the per-message ``http send``/``http
+receive`` spans) and records what was loaded for the startup summary.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 
 from otelperf import startup
-from otelperf.instrumentation.replacements import REPLACED
+from otelperf.instrumentation.replacements import replaced_by
 from otelperf.redaction.urls import SENSITIVE_HEADERS
 
 __all__ = ["ENV_DEFAULTS", "OtelperfDistro"]
@@ -51,13 +52,14 @@ class OtelperfDistro(BaseDistro):  # type: ignore[misc]
     def _configure(self, **kwargs: Any) -> None:
         for name, value in ENV_DEFAULTS.items():
             os.environ.setdefault(name, value)
+        startup.quiet_loader_conflicts()
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         name = entry_point.name
         if not startup.STATE.pipeline_wanted:
             return
-        replacement = REPLACED.get(name)
-        if replacement and replacement not in startup.disabled_instrumentations():
+        replacement = replaced_by(name, startup.disabled_instrumentations())
+        if replacement is not None:
             startup.STATE.record(name, f"replaced by {replacement}")
             return
         options = {**INSTRUMENTOR_OPTIONS.get(name, {}), **_settings_options(name), **kwargs}

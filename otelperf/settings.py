@@ -2,8 +2,9 @@
 
 Every ``OTELPERF_*`` variable and every standard ``OTEL_*`` variable otelperf interprets itself is
 declared once, as a field of ``Settings``: its type and default, with the variable's name, parser
-and meaning (``_setting``). ``SETTINGS`` is derived from those fields, and the README's
-configuration table from ``SETTINGS`` (``otelperf settings --markdown``), so none can drift.
+and meaning (``_setting``). ``SETTINGS`` is derived from those fields, and the configuration
+table of ``docs/configuration.md`` from ``SETTINGS`` (``otelperf settings --markdown``; a test keeps
+the page equal to it), so none can drift.
 
 A bad value never stops the host application: ``load_settings`` keeps the default, records a
 ``SettingProblem`` naming the variable, the rejected value and the fallback, and the caller logs
@@ -279,6 +280,15 @@ class Settings:
         "Series per metric before new attribute sets go to one `otel.metric.overflow=true` series "
         "(counted in `otelperf.metric.overflow`).",
     )
+    fast_paths: bool = _setting(
+        "OTELPERF_FAST_PATHS",
+        True,
+        _parse_bool,
+        "Fast paths that use OpenTelemetry SDK internals instead of the public API (direct histogram recording, "
+        "the exemplar reservoir, span fields, gRPC export of encoded bytes, child-span skipping), each on where "
+        "its start-up probe accepts the installed SDK; `false` turns them all off. The startup line and "
+        "`otelperf doctor` say which are on and why one is off.",
+    )
     db_slow_query_threshold_s: float = _setting(
         "OTELPERF_DB_SLOW_QUERY_THRESHOLD",
         0.5,
@@ -375,7 +385,7 @@ class Settings:
         _choice(*_PROFILING_LINES),
         "The line number each frame of the py-spy sampler carries. `function`: the function's first line "
         "(flame graphs are the same: Pyroscope groups frames by function); `line`: the line running, for "
-        "Pyroscope's source view, a third more reads of the app's memory per sample; `none`.",
+        "Pyroscope's source view, at the cost of more reads of the app's memory per sample; `none`.",
     )
     profiling_span_attribution: bool = _setting(
         "OTELPERF_PROFILING_SPAN_ATTRIBUTION",
@@ -501,7 +511,7 @@ def _service_name_from_resource_attributes(raw: str) -> str | None:
 
 
 def settings_table() -> str:
-    """The README's configuration table, generated from ``SETTINGS``."""
+    """The configuration table of ``docs/configuration.md``, generated from ``SETTINGS``."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for spec in SETTINGS:
         default = "unset" if spec.default is None else f"`{str(spec.default).lower()}`"

@@ -1,4 +1,4 @@
-"""``otelperf doctor``: the effective configuration and whether each backend answers."""
+"""``otelperf doctor``: the effective configuration, the fast paths, and whether each backend answers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
+from otelperf import fastpaths
 from otelperf.export.reachability import Check, tcp_check
 from otelperf.settings import SETTINGS, Settings, load_settings
 
@@ -74,6 +75,19 @@ def print_settings(settings: Settings | None = None) -> None:
     Console().print(table)
 
 
+def print_fast_paths(settings: Settings, out: Console) -> None:
+    """Each fast path's state with these settings against the installed SDK, and any SDK contract
+    the installed SDK does not keep."""
+    grpc = settings.traces_exporter == "otlp" and settings.otlp_protocol == "grpc"
+    skip = frozenset() if grpc else frozenset({"grpc_export"})
+    for state in fastpaths.states(skip, forced_off=not settings.fast_paths):
+        mark = "[green]on[/green]" if state.on else "[yellow]off[/yellow]"
+        out.print(f"{mark} fast path {state.name}: {state.reason}")
+    for contract in fastpaths.contracts():
+        if not contract.on:
+            out.print(f"[red]broken[/red] SDK contract {contract.name}: {contract.reason}")
+
+
 def run_doctor(timeout_s: float = 2.0, settings: Settings | None = None) -> int:
     """Print the configuration and checks; 0 all good, 1 invalid settings, 2 a backend is down."""
     settings = settings or load_settings()
@@ -81,6 +95,7 @@ def run_doctor(timeout_s: float = 2.0, settings: Settings | None = None) -> int:
     out = Console()
     for problem in settings.problems:
         _err.print(f"[red]invalid setting:[/red] {problem}")
+    print_fast_paths(settings, out)
     checks = run_checks(settings, timeout_s)
     for check in checks:
         mark = "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"

@@ -27,6 +27,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otelperf.fastpaths.metric_export import preferences
 from otelperf.log import logger
 
 _REPORT_INTERVAL_S = 60.0
@@ -352,10 +353,8 @@ class ResilientMetricExporter(_Renewable, MetricExporter):
     def __init__(
         self, inner: MetricExporter, health: ExportHealth, renew: Callable[[], MetricExporter] | None = None
     ) -> None:
-        super().__init__(
-            preferred_temporality=inner._preferred_temporality,
-            preferred_aggregation=inner._preferred_aggregation,
-        )
+        temporality, aggregation = preferences(inner)  # the reader asks this wrapper for them
+        super().__init__(preferred_temporality=temporality, preferred_aggregation=aggregation)
         self._inner = inner
         self.health = health
         self._init_renewal(renew)

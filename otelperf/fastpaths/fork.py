@@ -14,7 +14,10 @@ parent's remain, and a child that serves must not keep them:
   (``metrics.direct``, which checks the mapping's identity) pick up the new one.
 
 Each function returns ``None`` when done, or why it could not be done on this SDK (then the
-child keeps the parent's value, and the caller says so).
+child keeps the parent's value, and the caller says so). There is no public equivalent, so this
+SDK contract is not a fast path ``OTELPERF_FAST_PATHS=false`` turns off; its probe renews a
+throwaway tracer and meter provider and checks that spans and metrics carry the merged resource
+and that the metric streams start empty.
 """
 
 from __future__ import annotations
@@ -22,9 +25,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
-__all__ = ["fresh_metric_state", "update_resource"]
+from otelperf.fastpaths.contract import FastPath, Switch
+
+__all__ = ["SWITCH", "fresh_metric_state", "probe", "update_resource"]
+
+NAME = "fork"
 
 
 def update_resource(providers: list[Any], resource: Resource) -> str | None:
@@ -58,3 +69,45 @@ def fresh_metric_state(meter_provider: Any) -> str | None:
     consumer._lock = threading.Lock()  # a collection may have held it in the parent at the fork
     consumer._reader_storages = storages
     return None
+
+
+def _counts(reader: InMemoryMetricReader) -> list[tuple[Any, Any]]:
+    data = reader.get_metrics_data()
+    return [
+        (rm.resource.attributes.get("probe.identity"), getattr(point, "value", None))
+        for rm in (data.resource_metrics if data is not None else [])
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+        for point in metric.data.data_points
+    ]
+
+
+def probe() -> FastPath:
+    resource = Resource({"service.name": "otelperf-probe", "probe.identity": "parent"})
+    tracer_provider = TracerProvider(sampler=ALWAYS_ON, resource=resource, shutdown_on_exit=False)
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader], resource=resource, shutdown_on_exit=False)
+    try:
+        tracer = tracer_provider.get_tracer("otelperf.fastpaths")
+        counter = meter_provider.get_meter("otelperf.fastpaths").create_counter("otelperf.probe.count")
+        counter.add(5)
+        reason = update_resource([tracer_provider, meter_provider], Resource({"probe.identity": "child"}))
+        if reason is None:
+            reason = fresh_metric_state(meter_provider)
+        if reason is None:
+            counter.add(1)
+            span = tracer.start_span("probe")
+            span.end()
+            if span.resource.attributes.get("probe.identity") != "child":  # type: ignore[attr-defined]
+                reason = "a tracer made before _update_resource does not take the merged resource"
+            elif _counts(reader) != [("child", 1)]:
+                reason = f"the metrics after renewal are {_counts(reader)!r}, not one new count on the new resource"
+    finally:
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+    if reason is not None:
+        return FastPath(NAME, False, f"{reason}: forked workers keep their parent's identity or metrics")
+    return FastPath(NAME, True, "providers' _update_resource, new MetricReaderStorage per reader")
+
+
+SWITCH = Switch(NAME, probe, forcible=False)

@@ -13,7 +13,9 @@ child exactly as its parent was decided:
 
 For those samplers, ``ChildSpans.skip()`` says "the SDK would drop it" without asking it; for
 any other sampler (``always_on``, a custom one, ``ParentBased`` with other delegates) it always
-says no, and the SDK is asked for every span. Metrics are recorded either way.
+says no, and the SDK is asked for every span. Telling a ``ParentBased`` sampler's delegates needs
+its private fields (``fastpaths.sampling``); with that fast path off, ``ParentBased`` counts as
+"any other sampler". Metrics are recorded either way.
 """
 
 from __future__ import annotations
@@ -23,23 +25,27 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
+from otelperf.fastpaths.sampling import not_sampled_delegates
+
 _ANY_PARENT, _LOCAL_PARENT, _NEVER = "any parent", "local parent", "never"
 
 
 def _drops_children_of(sampler: Any) -> str:
     """Which unsampled parents ``sampler`` is known to drop the children of."""
     if isinstance(sampler, ParentBased):
-        delegates = ("_remote_parent_not_sampled", "_local_parent_not_sampled")
-        return _ANY_PARENT if all(getattr(sampler, name, None) is ALWAYS_OFF for name in delegates) else _NEVER
+        delegates = not_sampled_delegates(sampler)
+        return _ANY_PARENT if delegates is not None and all(d is ALWAYS_OFF for d in delegates) else _NEVER
     if isinstance(sampler, TraceIdRatioBased):
         return _LOCAL_PARENT
     return _ANY_PARENT if sampler is ALWAYS_OFF else _NEVER
 
 
 def tracer_sampler(tracer: Any) -> Any:
-    """The SDK sampler behind a tracer (a ``ProxyTracer`` is resolved), or ``None``."""
-    delegate = getattr(tracer, "_tracer", tracer)  # ProxyTracer keeps the real one here
-    return getattr(delegate, "sampler", None)
+    """The SDK sampler behind a tracer, or ``None``. A ``ProxyTracer`` (got before the tracer
+    provider was set) delegates to the global provider's tracer, whose sampler is the provider's."""
+    if isinstance(tracer, trace.ProxyTracer):
+        return getattr(trace.get_tracer_provider(), "sampler", None)
+    return getattr(tracer, "sampler", None)
 
 
 class ChildSpans:

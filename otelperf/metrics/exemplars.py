@@ -6,31 +6,34 @@ with its span: it finds the bucket with a Python loop over the boundaries, keeps
 object whose six name-mangled fields it sets one by one, looks the objects up in a
 ``defaultdict``, and finds the span through ``get_current_span``'s ``isinstance`` check against
 the ``Span`` ABC. ``LastInBucketReservoir`` keeps the same thing, per bucket one tuple in a list,
-the bucket found with ``bisect`` as the aggregation finds it, so an offer does a fraction of that
-work (figures in ``docs/benchmarks.md``).
+the bucket found with ``bisect`` as the aggregation finds it, the span read through
+``fastpaths.context``, so an offer does a fraction of that work (figures in ``docs/benchmarks.md``).
 
 One difference, on purpose: a measurement offered without a span (an exemplar filter other than
 the default, trace-based one) gives an exemplar without a trace. The SDK's bucket keeps the
 trace and span of the measurement before it in that bucket: a link to the wrong trace.
 
-``exemplar_reservoir_factory`` is what otelperf's views pass to the SDK: this reservoir for
-explicit-bucket histograms, the SDK's default for everything else. Where the SDK's internals are
-not 1.45's, it is ``None`` and the views keep the SDK's reservoirs.
+``exemplar_reservoir_factory()`` is what otelperf's views pass to the SDK: this reservoir for
+explicit-bucket histograms, the SDK's default for everything else (``fastpaths.exemplars``). With
+that fast path off it is ``None`` and the views keep the SDK's reservoirs.
 ``tests/unit/test_exemplars.py`` offers the same measurements to both and compares what they collect.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from threading import Lock
 from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import Exemplar, ExemplarReservoir
-from opentelemetry.trace import SpanContext
-from opentelemetry.trace.propagation import _SPAN_KEY
+from opentelemetry.trace import SpanContext, get_current_span
 from opentelemetry.util.types import Attributes
+
+from otelperf.fastpaths import exemplars as exemplars_fastpath
+from otelperf.fastpaths.context import span_key
+from otelperf.fastpaths.exemplars import ReservoirFactory
 
 # One bucket's last measurement: its value, time, attributes and the span it was recorded in.
 _Offered = tuple[float, int, Attributes, SpanContext | None]
@@ -43,9 +46,10 @@ class LastInBucketReservoir(ExemplarReservoir):
         self._boundaries = tuple(boundaries)
         self._last: list[_Offered | None] = [None] * (len(self._boundaries) + 1)
         self._lock = Lock()
+        self._span_key = span_key()
 
     def offer(self, value: float, time_unix_nano: int, attributes: Attributes, context: Context) -> None:
-        span_context = _span_context(context)
+        span_context = _span_context(context, self._span_key)
         with self._lock:
             self._last[bisect_left(self._boundaries, value)] = (value, time_unix_nano, attributes, span_context)
 
@@ -66,10 +70,10 @@ class LastInBucketReservoir(ExemplarReservoir):
         ]
 
 
-def _span_context(context: Context | None) -> SpanContext | None:
-    """The valid span context of the span in ``context``, if there is one (``get_current_span``
-    without its ``isinstance`` check against the ``Span`` ABC)."""
-    span: Any = context.get(_SPAN_KEY) if context is not None else None
+def _span_context(context: Context | None, key: str | None) -> SpanContext | None:
+    """The valid span context of the span in ``context``, if there is one (read as
+    ``fastpaths.context.span_in`` reads it)."""
+    span: Any = (context.get(key) if key is not None else get_current_span(context)) if context is not None else None
     try:
         span_context: SpanContext = span.get_span_context()
     except AttributeError:  # no span, or not a span
@@ -77,22 +81,7 @@ def _span_context(context: Context | None) -> SpanContext | None:
     return span_context if span_context.is_valid else None
 
 
-ReservoirFactory = Callable[[type[Any]], Callable[..., ExemplarReservoir]]
-
-
-def _factory() -> ReservoirFactory | None:
-    try:
-        from opentelemetry.sdk.metrics._internal.aggregation import _ExplicitBucketHistogramAggregation
-        from opentelemetry.sdk.metrics._internal.view import _default_reservoir_factory
-    except ImportError:
-        return None
-
-    def exemplar_reservoir_factory(aggregation_type: type[Any]) -> Callable[..., ExemplarReservoir]:
-        if issubclass(aggregation_type, _ExplicitBucketHistogramAggregation):
-            return LastInBucketReservoir
-        return _default_reservoir_factory(aggregation_type)
-
-    return exemplar_reservoir_factory
-
-
-exemplar_reservoir_factory: ReservoirFactory | None = _factory()
+def exemplar_reservoir_factory() -> ReservoirFactory | None:
+    """The views' ``exemplar_reservoir_factory`` (the same object on every call), or ``None`` with
+    the ``exemplars`` fast path off."""
+    return exemplars_fastpath.reservoir_factory(LastInBucketReservoir)

@@ -12,12 +12,11 @@ The SDK (1.45) caps each metric stream at a number of attribute sets and sends t
 measurement that lands in the overflow series to ``otelperf.metric.overflow``
 (``otelperf.metric.name`` = the instrument). The guard costs one ``frozenset`` per measurement,
 and ``BoundedHistogram`` reuses it as the key to the attribute set's SDK aggregations, which it
-feeds directly (``metrics.direct``: about 4 µs a measurement instead of the public path's 14-21).
+feeds directly (``metrics.direct``), skipping the public path's per-measurement attribute work.
 
 ``SelfCost`` measures the time otelperf spends per span or measurement in its own code, one call
 in 256, into ``otelperf.self.duration`` (``otelperf.component``): recording a measurement costs
-the SDK 14-21 µs (4 µs through ``metrics.direct``), more than most of what it measures, so it is sampled
-sparsely.
+more than most of what it measures, so it is sampled sparsely.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Ob
 from opentelemetry.trace import Span
 
 from otelperf import semconv
+from otelperf.fastpaths.histograms import awaiting_provider
 from otelperf.log import logger
 from otelperf.metrics.direct import Aggregations, DirectHistogram, context_of
 from otelperf.version import __version__
@@ -133,14 +133,22 @@ class SeriesGuard:
 class BoundedHistogram:
     """The declared histogram ``instrument`` behind the series guard, recorded through
     ``DirectHistogram`` where it can be: the guard's key for an attribute set also finds that set's
-    SDK aggregations."""
+    SDK aggregations.
 
-    __slots__ = ("_direct", "_guard", "_histogram", "_known")
+    A histogram created before the meter provider is set (by an instrumentor in a pre-fork
+    master, say) is the API's proxy: until the provider is set, each new attribute set asks again
+    whether the proxy is backed by an SDK histogram now, without remembering the set, so the first
+    measurement of a set after the provider is set (in a forked worker too) switches to the direct
+    path."""
+
+    __slots__ = ("_awaiting", "_direct", "_guard", "_histogram", "_known", "_name")
 
     def __init__(self, meter: Meter, instrument: semconv.Instrument) -> None:
         self._histogram: Histogram = _histogram(meter, _declared(instrument, "histogram"))
         self._guard = SeriesGuard(instrument.name, meter)
-        self._direct = DirectHistogram.of(self._histogram)
+        self._name = instrument.name
+        self._direct = DirectHistogram.of(self._histogram, self._name)
+        self._awaiting = self._direct is None and awaiting_provider(self._histogram)
         # Attribute sets within the series limit -> their aggregations (empty: the public path).
         self._known: dict[frozenset[tuple[str, Any]], Aggregations] = {}
 
@@ -174,12 +182,17 @@ class BoundedHistogram:
         """A reader was added or removed: this measurement takes the public path, the next ones
         look their attribute sets up again (if the new readers still allow it)."""
         self._known = {}
-        self._direct = DirectHistogram.of(self._histogram)
+        self._direct = DirectHistogram.of(self._histogram, self._name)
 
     def _learn(self, key: frozenset[tuple[str, Any]], attributes: Mapping[str, Any]) -> Aggregations:
         """A new attribute set: admitted by the guard (counted if it overflows), then looked up."""
         if not self._guard.admit_key(key):
             return ()
+        if self._awaiting:
+            self._awaiting = awaiting_provider(self._histogram)
+            if self._awaiting:
+                return ()  # not remembered: the next measurement of the set asks again
+            self._readers_changed()
         aggregations: Aggregations = ()
         if self._direct is not None:
             try:
@@ -242,9 +255,9 @@ _UNCOUNTED.up = _UNCOUNTED.down = _uncounted
 class ObservedUpDownCounter:
     """The declared observable up-down counter ``instrument``, kept as plain counts per attribute
     set and observed at each collection: changing a count costs a C call instead of an SDK
-    measurement (~12 µs), for counts that move twice per unit of work (requests in flight, tasks
-    queued). Callers ask once for an attribute set's ``Count`` and move it; sets past the series
-    limit are not counted."""
+    measurement, for counts that move twice per unit of work (requests in flight, tasks queued).
+    Callers ask once for an attribute set's ``Count`` and move it; sets past the series limit are
+    not counted."""
 
     __slots__ = ("_counts", "_lock")
 

@@ -107,7 +107,7 @@ def _views() -> list[View]:
     reservoir (``metrics.exemplars``) for each, and the declared buckets, whoever records the
     instrument, where the declaration enforces them (http.server.request.duration: exact Apdex at
     T = 100 ms under contrib's FastAPI instrumentation too). Other instruments keep the default view."""
-    reservoirs = exemplar_reservoir_factory  # None: the SDK's own
+    reservoirs = exemplar_reservoir_factory()  # None: the SDK's own
     views = []
     for instrument in semconv.INSTRUMENTS.values():
         if instrument.kind != "histogram":

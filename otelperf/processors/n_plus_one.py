@@ -36,7 +36,7 @@ from opentelemetry.metrics import Meter
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 
 from otelperf import semconv
-from otelperf.fastpaths.span_attributes import attribute_dict
+from otelperf.fastpaths import span_rewrite, spans
 from otelperf.log import logger
 from otelperf.metrics.instruments import BoundedCounter, SelfCost, _own_meter
 
@@ -53,9 +53,8 @@ class NPlusOneSpanProcessor(SpanProcessor):
     """Adds an event to, and counts, each request that runs one statement N times in a row.
 
     State is keyed by trace id and created only for local roots, so the common span (neither a
-    root nor a database call) costs a few attribute reads. The hot path reads the SDK span's
-    slots (``_context``, ``_parent``, ...) rather than its properties: same values, less work,
-    and this runs for every span.
+    root nor a database call) costs a few attribute reads, through ``fastpaths.spans`` (the span's
+    stored fields rather than its properties where that fast path is on: this runs for every span).
     """
 
     def __init__(
@@ -68,10 +67,11 @@ class NPlusOneSpanProcessor(SpanProcessor):
         self._roots: dict[int, tuple[int, _Groups, _Labels]] = {}
         self._counter: BoundedCounter | None = None
         self._cost = SelfCost("processor.n_plus_one")
+        self._identity = spans.getter("context", "parent")
+        self._times = spans.getter("start_time", "end_time")
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        parent = span._parent
-        context = span._context
+        context, parent = self._identity(span)
         if context is not None and (parent is None or parent.is_remote) and len(self._roots) < _MAX_OPEN_ROOTS:
             self._roots[context.trace_id] = (context.span_id, {}, {})
 
@@ -86,8 +86,7 @@ class NPlusOneSpanProcessor(SpanProcessor):
             self._cost.record(started)
 
     def _on_end(self, span: ReadableSpan) -> None:
-        context = span._context
-        parent = span._parent
+        context, parent = self._identity(span)
         if context is None:
             return
         if parent is None or parent.is_remote:
@@ -97,7 +96,7 @@ class NPlusOneSpanProcessor(SpanProcessor):
                 if entry[1]:
                     self._report(span, entry[1], entry[2])
             return
-        attributes = attribute_dict(span)
+        attributes = spans.attribute_dict(span)
         text = attributes.get(semconv.DB_QUERY_TEXT) or attributes.get("db.statement")
         if text.__class__ is not str:
             return
@@ -111,11 +110,13 @@ class NPlusOneSpanProcessor(SpanProcessor):
             entry[2].setdefault(
                 key, (attributes.get(semconv.DB_OPERATION_NAME), attributes.get(semconv.DB_COLLECTION_NAME))
             )
-        executions.append((span._start_time or 0, span._end_time or 0))
+        start_time, end_time = self._times(span)
+        executions.append((start_time or 0, end_time or 0))
 
     def _report(self, span: ReadableSpan, groups: _Groups, labels: _Labels) -> None:
-        route = _text(attribute_dict(span).get(semconv.HTTP_ROUTE))
-        root_ns = max((span._end_time or 0) - (span._start_time or 0), 1)
+        route = _text(spans.attribute_dict(span).get(semconv.HTTP_ROUTE))
+        root_start, root_end = self._times(span)
+        root_ns = max((root_end or 0) - (root_start or 0), 1)
         for key, executions in list(groups.items()):
             count = len(executions)
             if count < self._min_count:
@@ -139,7 +140,8 @@ class NPlusOneSpanProcessor(SpanProcessor):
                 event_attributes[semconv.DB_OPERATION_NAME] = metric_attributes[semconv.DB_OPERATION_NAME] = operation
             if isinstance(table, str):
                 event_attributes[semconv.DB_COLLECTION_NAME] = metric_attributes[semconv.DB_COLLECTION_NAME] = table
-            _append_event(span, Event(semconv.DB_N_PLUS_ONE_EVENT, event_attributes, span.end_time))
+            # The root has ended (its API refuses events): added before it is exported.
+            span_rewrite.append_event(span, Event(semconv.DB_N_PLUS_ONE_EVENT, event_attributes, span.end_time))
             if self._counter is None:
                 self._counter = BoundedCounter(self._meter or _own_meter(), semconv.INSTRUMENTS[semconv.DB_N_PLUS_ONE])
             self._counter.add(1, metric_attributes)
@@ -153,12 +155,3 @@ class NPlusOneSpanProcessor(SpanProcessor):
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _append_event(span: ReadableSpan, event: Event) -> None:
-    """The span has ended (its API refuses events): add to its event list before export."""
-    events = span._events
-    if hasattr(events, "append"):
-        events.append(event)
-    else:
-        span._events = (*events, event)

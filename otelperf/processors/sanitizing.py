@@ -17,13 +17,12 @@ after three cheap checks (the common case).
 
 from __future__ import annotations
 
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status
 from opentelemetry.util.types import AttributeValue
 
-from otelperf.fastpaths.span_attributes import attribute_dict
+from otelperf.fastpaths import span_rewrite, spans
 from otelperf.redaction.sql import sanitize_sql, scrub_message
 from otelperf.redaction.urls import URL_ATTRIBUTES, is_sensitive_header_attribute, redact_query, redact_url
 from otelperf.semconv import STATEMENT_ATTRIBUTES
@@ -33,7 +32,13 @@ _REDACTED = ("[REDACTED]",)
 
 
 class SanitizingSpanProcessor(SpanProcessor):
-    """Rewrites statement text, exception events and status descriptions without literals."""
+    """Rewrites statement text, exception events and status descriptions without literals.
+
+    The ended span is read through ``fastpaths.spans`` and changed through
+    ``fastpaths.span_rewrite`` (the only way to change what the export processor will see)."""
+
+    def __init__(self) -> None:
+        self._read = spans.getter("events", "status")
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -46,11 +51,9 @@ class SanitizingSpanProcessor(SpanProcessor):
 
             logger.debug("sanitizing span %s failed", span.name, exc_info=True)
 
-    @staticmethod
-    def _sanitize(span: ReadableSpan) -> None:
-        attributes = span._attributes
-        if attributes:
-            values = attribute_dict(span)
+    def _sanitize(self, span: ReadableSpan) -> None:
+        values = spans.attribute_dict(span)
+        if values:
             replacements: dict[str, AttributeValue] = {}
             for key in STATEMENT_ATTRIBUTES:
                 value = values.get(key)
@@ -68,28 +71,15 @@ class SanitizingSpanProcessor(SpanProcessor):
                 if is_sensitive_header_attribute(key):
                     replacements[key] = _REDACTED
             if replacements:
-                merged = dict(attributes)
-                merged.update(replacements)
-                clean_attributes = BoundedAttributes(attributes=merged, immutable=True)
-                clean_attributes.dropped = getattr(attributes, "dropped", 0)
-                span._attributes = clean_attributes
-        events = span._events
+                span_rewrite.replace_attributes(span, replacements)
+        events, status = self._read(span)
         if events:
-            # BoundedList keeps its dropped count; rewrite its items in place.
-            items = getattr(events, "_dq", None)
-            for index, event in enumerate(tuple(events)):
-                clean_event = _sanitize_event(event)
-                if clean_event is not event:
-                    if items is not None:
-                        items[index] = clean_event
-                    else:
-                        span._events = tuple(_sanitize_event(e) for e in events)
-                        break
-        description = span._status.description
+            span_rewrite.rewrite_events(span, _sanitize_event)
+        description = status.description
         if description:
             clean_description = scrub_message(description)
             if clean_description != description:
-                span._status = Status(span._status.status_code, clean_description)
+                span_rewrite.replace_status(span, Status(status.status_code, clean_description))
 
     def shutdown(self) -> None:
         return None

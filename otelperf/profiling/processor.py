@@ -13,6 +13,7 @@ from __future__ import annotations
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from otelperf.fastpaths import spans
 from otelperf.profiling.tags import Root, current_root, tag_thread, tagged_root
 
 PROFILE_ID = "pyroscope.profile.id"
@@ -27,10 +28,10 @@ class ProfileSpanProcessor(SpanProcessor):
 
     def __init__(self, link_spans: bool = True) -> None:
         self._link_spans = link_spans
+        self._identity = spans.getter("context", "parent")
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        parent = span._parent
-        context = span._context
+        context, parent = self._identity(span)
         if context is None or (parent is not None and not parent.is_remote):
             return
         root = Root(context.span_id, span.name)

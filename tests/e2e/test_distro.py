@@ -11,11 +11,13 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from packaging.requirements import Requirement
 
 from otelperf.version import __version__
 from tests.e2e.apps.probe_app import SECRET_EMAIL, SECRET_LITERAL, SECRET_VALUE
@@ -155,6 +157,60 @@ def test_service_name_is_derived_from_the_program(start_app: StartApp, collector
     assert any("as service.name=probe-app" in line for line in app.otelperf_lines())
 
 
+OURS_SQLALCHEMY, CONTRIB_SQLALCHEMY = "otelperf.instrumentation.sqlalchemy", "opentelemetry.instrumentation.sqlalchemy"
+
+
+def _contrib_supports_installed_sqlalchemy() -> bool:
+    """The SQLAlchemy versions contrib's instrumentation declares, against the installed SQLAlchemy."""
+    from opentelemetry.instrumentation.sqlalchemy.package import _instruments
+
+    return all(Requirement(declared).specifier.contains(version("sqlalchemy")) for declared in _instruments)
+
+
+@pytest.mark.parametrize("disabled", ["", "otelperf_sqlalchemy"], ids=["default", "ours-disabled"])
+def test_one_sqlalchemy_instrumentation_at_a_time(start_app: StartApp, collector: Collector, disabled: str) -> None:
+    """otelperf's SQLAlchemy instrumentation, or with it disabled contrib's where contrib supports the
+    installed SQLAlchemy, never both; where contrib does not, one line says what is missing."""
+    service = unique("sqlalchemy")
+    port = free_port()
+    env = {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": disabled} if disabled else {}
+    app = start_app(uvicorn("probe_app:app", "--port", str(port)), service, port, **env).wait_ready()
+    assert app.get("/users/2").status_code == 200  # no such user: a Redis miss, then two statements
+    app.terminate()
+
+    def request_and_spans() -> tuple[Any, list[Any]] | None:
+        spans = collector.telemetry.spans(service)
+        served = [s for s in spans if s.kind == SERVER and s.attributes.get("http.route") == "/users/{user_id}"]
+        return (served[0], spans) if served else None
+
+    request, spans = wait_until(request_and_spans, 20, "the request's spans")
+    statements = [
+        s.scope
+        for s in spans
+        if s.trace_id == request.trace_id
+        and "probe_users" in str(s.attributes.get("db.query.text") or s.attributes.get("db.statement"))
+    ]
+    db_scopes = {s.scope for s in spans} & {OURS_SQLALCHEMY, CONTRIB_SQLALCHEMY}
+    log = app.log().splitlines()
+    startup_line = next(line for line in app.otelperf_lines() if " on in pid " in line)
+    skipped = [line for line in log if "sqlalchemy instrumentation is skipped" in line]
+    assert not [line for line in log if "nothing can be instrumented" in line], "the loader's own line is left in"
+
+    if not disabled:
+        assert statements == [OURS_SQLALCHEMY] * 2 and db_scopes == {OURS_SQLALCHEMY}
+        assert "sqlalchemy (replaced by otelperf_sqlalchemy)" in startup_line and not skipped
+    elif _contrib_supports_installed_sqlalchemy():
+        assert statements == [CONTRIB_SQLALCHEMY] * 2 and db_scopes == {CONTRIB_SQLALCHEMY}
+        assert "otelperf_sqlalchemy (disabled by" in startup_line and not skipped
+        assert "sqlalchemy" in startup_line.split("instrumented: ", 1)[1].split(";")[0].split(", ")
+    else:
+        assert statements == [] and db_scopes == set()
+        assert len(skipped) == 1, log
+        assert f"and sqlalchemy {version('sqlalchemy')} is installed" in skipped[0]
+        assert "database spans and metrics are missing" in skipped[0]
+        assert skipped[0].startswith("otelperf: WARNING contrib's sqlalchemy instrumentation is skipped: it supports")
+
+
 def _pids_serving(app: App, want: int, attempts: int = 400) -> set[int]:
     pids: set[int] = set()
     for _ in range(attempts):
@@ -193,10 +249,17 @@ def test_uvicorn_workers_each_export_with_their_own_identity(start_app: StartApp
     assert sum("start-up heap frozen" in line for line in lines) == 2, lines
 
 
-@pytest.mark.parametrize("preload", [False, True], ids=["fork-then-import", "preload"])
+@pytest.mark.parametrize(
+    ("preload", "fast_paths"),
+    [(False, True), (True, True), (False, False)],
+    ids=["fork-then-import", "preload", "fast-paths-off"],
+)
 def test_gunicorn_workers_each_export_with_their_own_identity(
-    start_app: StartApp, collector: Collector, preload: bool
+    start_app: StartApp, collector: Collector, preload: bool, fast_paths: bool
 ) -> None:
+    """The master loads the instrumentors before any meter provider exists (it starts none), so
+    their histograms are the API's proxies; each worker records them directly into its SDK's
+    aggregations all the same (the debug line ``metrics.direct`` logs when a histogram goes direct)."""
     service = unique("gunicorn-workers")
     port = free_port()
     command = [
@@ -212,11 +275,31 @@ def test_gunicorn_workers_each_export_with_their_own_identity(
         *(["--preload"] if preload else []),
         "probe_app:app",
     ]
-    app = start_app(command, service, port).wait_ready()
+    env = {"OTELPERF_LOG_LEVEL": "debug", "OTELPERF_FAST_PATHS": str(fast_paths).lower()}
+    app = start_app(command, service, port, **env).wait_ready()
     workers = _pids_serving(app, 2)
     assert len(workers) == 2
     app.terminate()
     _assert_only_workers_export(collector, service, workers, app.process.pid)
+    lines = app.otelperf_lines()
+    duration = "http.server.request.duration"
+    master = f"{duration}: recorded through the SDK's public Histogram.record: an API proxy whose meter provider"
+    direct = {
+        pid
+        for pid in workers
+        if f"{duration}: recorded directly into the SDK's aggregations (pid {pid})" in "\n".join(lines)
+    }
+    startup_lines = [line for line in lines if f"otelperf {__version__} on in pid" in line]
+    assert len(startup_lines) == 2, lines
+    if fast_paths:
+        assert any(master in line for line in lines), lines
+        assert direct == workers, lines
+        assert all(
+            "fast paths on: histograms, exemplars, context, spans, grpc_export" in line for line in startup_lines
+        )
+    else:
+        assert direct == set(), lines
+        assert all(line.endswith("; fast paths off (OTELPERF_FAST_PATHS=false)") for line in startup_lines), lines
 
 
 def test_uvicorn_reload_is_instrumented_and_explained(start_app: StartApp, collector: Collector) -> None:

@@ -4,7 +4,8 @@ The demo service runs under otelperf, exports OTLP to the collector started with
 configuration (``collector-config/otelcol.yaml``, endpoints moved to loopback ports), which a real
 Prometheus (Debian's) scrapes with exemplar storage on. Every metric of ``semconv.INSTRUMENTS``
 (the Prometheus column of docs/signals.md) must then have data under the name
-``Instrument.prometheus_name`` derives, except those the demo cannot exercise (listed with the reason).
+``Instrument.prometheus_name`` derives, except those the demo cannot exercise (listed with the reason),
+and carry only the labels of their declared attributes.
 """
 
 from __future__ import annotations
@@ -77,6 +78,24 @@ def test_declared_metric_names_have_data_in_prometheus(
         wait_until(lambda: not missing(), 40, "every declared metric in Prometheus", interval_s=2)
     except AssertionError:
         raise AssertionError(f"no data in Prometheus for: {missing()}") from None
+    # Every label on a declared metric is one of its declared attributes, or the exporter's own.
+    declared = {series: instrument for instrument in INSTRUMENTS.values() for series in instrument.prometheus_series}
+    exporters = {"__name__", "job", "instance", "le", "otel_metric_overflow"}
+    found = httpx.get(f"{prometheus}/api/v1/series", params={"match[]": f'{{job="{service}"}}'}, timeout=10).json()
+    undeclared: set[tuple[str, str]] = set()
+    labelled = 0
+    for labels in found["data"]:
+        instrument = declared.get(labels["__name__"])
+        if instrument is None:
+            continue
+        own = {label for label in labels if label.startswith("otel_scope_")}
+        undeclared.update(
+            (instrument.name, label) for label in set(labels) - exporters - own - set(instrument.prometheus_labels)
+        )
+        labelled += bool(set(labels) & set(instrument.prometheus_labels))
+    assert not undeclared, f"labels not declared in semconv.INSTRUMENTS: {sorted(undeclared)}"
+    assert labelled > 20, found["data"]
+
     # Exemplars: latency buckets link to traces.
     exemplars = httpx.get(
         f"{prometheus}/api/v1/query_exemplars",

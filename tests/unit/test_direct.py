@@ -1,5 +1,6 @@
 """``DirectHistogram`` against the SDK's own ``Histogram.record``: the same points, exemplars and
-overflow, and the public path wherever caching the SDK's aggregations would be wrong."""
+overflow, and the public path wherever caching the SDK's aggregations would be wrong. Tests that
+do not check the direct path itself run with the ``histograms`` fast path on and off alike."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from opentelemetry.context import set_value
 from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.metrics._internal import _ProxyMeterProvider
 from opentelemetry.sdk.metrics import (
     AlwaysOffExemplarFilter,
     AlwaysOnExemplarFilter,
@@ -17,7 +19,6 @@ from opentelemetry.sdk.metrics import (
     TraceBasedExemplarFilter,
 )
 from opentelemetry.sdk.metrics._internal.instrument import _Histogram
-from opentelemetry.sdk.metrics._internal.measurement import Measurement
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.trace import TracerProvider
@@ -25,10 +26,12 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import INVALID_SPAN, get_current_span, set_span_in_context, use_span
 from opentelemetry.trace.propagation import _SPAN_KEY
 
+from otelperf.fastpaths import histograms as histograms_fastpath
 from otelperf.metrics import direct
 from otelperf.metrics.instruments import BoundedHistogram, set_series_limit
 from otelperf.semconv import Instrument
 from tests.sdk_points import read_points
+from tests.unit.conftest import switched
 
 BUCKETS = [0.001, 0.01, 0.1, 1.0]
 DURATION = Instrument("t.duration", "histogram", "s", "d", buckets=tuple(BUCKETS))
@@ -68,6 +71,7 @@ def _public_reference(measurements: list[tuple[float, dict[str, Any]]], **reader
     return reader
 
 
+@pytest.mark.fast_path("histograms")
 def test_direct_path_exports_what_the_public_path_does(monkeypatch: pytest.MonkeyPatch) -> None:
     expected = _summary(_public_reference(MEASUREMENTS * 3), "t.duration")
     reader = InMemoryMetricReader()
@@ -100,7 +104,7 @@ def test_every_reader_gets_each_measurement_even_one_added_later() -> None:
     assert [p.count for p in read_points(first, "t.duration")] == [3]
     assert [p.count for p in read_points(second, "t.duration")] == [3]
     assert [p.count for p in read_points(late, "t.duration")] == [2]
-    assert histogram._direct is not None  # and direct again afterwards
+    assert (histogram._direct is not None) == histograms_fastpath.SWITCH.on  # direct again afterwards
 
 
 def _exemplars(reader: InMemoryMetricReader) -> dict[str, list[tuple[int, int, float]]]:
@@ -123,7 +127,7 @@ def test_exemplars_follow_the_sdk_filter(exemplar_filter: Any) -> None:
         provider = MeterProvider(metric_readers=[reader], exemplar_filter=exemplar_filter)
         meter = provider.get_meter("t")
         bounded = BoundedHistogram(meter, DURATION)
-        assert bounded._direct is not None
+        assert (bounded._direct is not None) == histograms_fastpath.SWITCH.on
         sdk = meter.create_histogram("t.duration", explicit_bucket_boundaries_advisory=BUCKETS)
         for index, span in enumerate((sampled, dropped)):
             context = set_span_in_context(span)
@@ -147,30 +151,18 @@ def test_exemplars_follow_the_sdk_filter(exemplar_filter: Any) -> None:
         assert kept == set()
 
 
-def test_measurements_are_built_as_the_sdk_builds_them() -> None:
-    # The pinned SDK's Measurement takes the fast construction; if a release changes its fields,
-    # this fails and the constructor (the fallback) is what runs.
-    assert direct.new_measurement is direct._measurement_by_fields
-    histogram = MeterProvider().get_meter("t").create_histogram("t.duration")
-    context = set_span_in_context(TracerProvider().get_tracer("t").start_span("s"))
-    expected = Measurement(0.5, 7, histogram, context, {"a": "b"})
-    for build in (direct._measurement_by_fields, direct._measurement):
-        built = build(0.5, 7, histogram, context, {"a": "b"})
-        assert type(built) is Measurement
-        assert built == expected
-
-
-def test_span_sampled_reads_the_span_as_get_current_span_would() -> None:
+@pytest.mark.parametrize("key", [_SPAN_KEY, None], ids=["context-fast-path", "get_current_span"])
+def test_span_sampled_reads_the_span_as_get_current_span_would(key: str | None) -> None:
     sampled = TracerProvider(sampler=ALWAYS_ON).get_tracer("t").start_span("sampled")
     dropped = TracerProvider(sampler=ALWAYS_OFF).get_tracer("t").start_span("dropped")
-    assert direct.span_sampled(set_span_in_context(sampled), None)
-    assert not direct.span_sampled(set_span_in_context(dropped), None)
-    assert direct.span_sampled(None, sampled)
-    assert not direct.span_sampled(None, None)  # no current span
+    assert direct.span_sampled(set_span_in_context(sampled), None, key)
+    assert not direct.span_sampled(set_span_in_context(dropped), None, key)
+    assert direct.span_sampled(None, sampled, key)
+    assert not direct.span_sampled(None, None, key)  # no current span
     with use_span(sampled):
-        assert direct.span_sampled(None, None)
+        assert direct.span_sampled(None, None, key)
     not_a_span = set_value(_SPAN_KEY, "not a span")
-    assert not direct.span_sampled(not_a_span, None)
+    assert not direct.span_sampled(not_a_span, None, key)
     assert get_current_span(not_a_span) is INVALID_SPAN  # what the SDK's filter sees: not sampled
 
 
@@ -227,3 +219,58 @@ def test_overflow_through_the_direct_path_matches_the_public_path() -> None:
         set_series_limit(2000)
     assert _summary(reader, "t.duration") == expected
     assert [p.count for p in read_points(reader, "otelperf.metric.overflow")] == [15]
+
+
+def _recorded_after_the_provider_is_set(monkeypatch: pytest.MonkeyPatch, direct_only: bool) -> InMemoryMetricReader:
+    """A histogram made from a proxy meter (what ``metrics.get_meter`` returns before the meter
+    provider is set: an instrumentor in a pre-fork master), recorded before and after it is set."""
+    proxies = _ProxyMeterProvider()
+    histogram = BoundedHistogram(proxies.get_meter("t"), DURATION)
+    assert histogram._direct is None
+    histogram.record(0.5, {"a": "b"})  # no provider yet: the proxy drops it, as the SDK's proxy does
+    reader = InMemoryMetricReader()
+    proxies.on_set_meter_provider(MeterProvider(metric_readers=[reader]))  # set_meter_provider, in the worker
+    if direct_only:
+        monkeypatch.setattr(_Histogram, "record", lambda *a, **k: pytest.fail("the public Histogram.record was called"))
+    for value, attributes in MEASUREMENTS:
+        histogram.record(value, attributes)
+    return reader
+
+
+@pytest.mark.fast_path("histograms")
+def test_a_histogram_created_before_the_meter_provider_records_directly_once_it_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = _summary(_public_reference(MEASUREMENTS), "t.duration")
+    reader = _recorded_after_the_provider_is_set(monkeypatch, direct_only=True)
+    assert _summary(reader, "t.duration") == expected
+
+
+def test_a_histogram_created_before_the_meter_provider_exports_what_it_records_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reader = _recorded_after_the_provider_is_set(monkeypatch, direct_only=False)
+    assert _summary(reader, "t.duration") == _summary(_public_reference(MEASUREMENTS), "t.duration")
+
+
+@pytest.mark.fast_path("histograms")
+def test_an_attribute_set_seen_before_the_provider_is_looked_up_again_after() -> None:
+    proxies = _ProxyMeterProvider()
+    histogram = BoundedHistogram(proxies.get_meter("t"), DURATION)
+    for _ in range(3):
+        histogram.record(0.5, {"a": "b"})
+    assert histogram._known == {}  # not remembered while the proxy has no instrument behind it
+    proxies.on_set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    histogram.record(0.5, {"a": "b"})
+    assert histogram._direct is not None and all(histogram._known.values())
+
+
+def test_with_the_histograms_fast_path_off_every_histogram_records_publicly() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    with switched(histograms_fastpath.SWITCH, False):
+        histogram = BoundedHistogram(provider.get_meter("t"), DURATION)
+        for value, attributes in MEASUREMENTS:
+            histogram.record(value, attributes)
+    assert histogram._direct is None
+    assert _summary(reader, "t.duration") == _summary(_public_reference(MEASUREMENTS), "t.duration")

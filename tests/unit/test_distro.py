@@ -3,15 +3,12 @@ unless the user disables them by name, and then contrib's load with otelperf's o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from otelperf import startup
 from otelperf.distro import OtelperfDistro
-from otelperf.process.roles import ProcessRole, RoleDecision
-from otelperf.settings import load_settings
 
 
 class FakeEntryPoint:
@@ -27,16 +24,6 @@ class FakeEntryPoint:
                 entry.options.append(options)
 
         return Instrumentor
-
-
-@pytest.fixture
-def serving() -> Iterator[startup.StartupState]:
-    saved = startup.STATE
-    startup.STATE = startup.StartupState(
-        settings=load_settings({}), role=RoleDecision(ProcessRole.SERVER, "uvicorn", "serves requests")
-    )
-    yield startup.STATE
-    startup.STATE = saved
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.context import Context, set_value
@@ -27,9 +28,12 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from otelperf import semconv
+from otelperf.fastpaths import context as context_fastpath
+from otelperf.fastpaths import exemplars as exemplars_fastpath
 from otelperf.metrics.exemplars import LastInBucketReservoir, exemplar_reservoir_factory
 from otelperf.pipeline.providers import _views
 from tests.sdk_points import read_points
+from tests.unit.conftest import switched
 
 BOUNDARIES = (0.001, 0.01, 0.1, 1.0)
 
@@ -101,16 +105,41 @@ def test_collections_racing_offers_lose_no_bucket_and_raise_nothing() -> None:
     assert max(len(exemplars) for exemplars in collected) == len(BOUNDARIES) + 1
 
 
+@pytest.mark.fast_path("exemplars")
 def test_the_factory_gives_this_reservoir_to_explicit_bucket_histograms_only() -> None:
-    assert exemplar_reservoir_factory is not None
-    assert exemplar_reservoir_factory(_ExplicitBucketHistogramAggregation) is LastInBucketReservoir
-    assert exemplar_reservoir_factory(_SumAggregation) is SimpleFixedSizeExemplarReservoir
+    factory = exemplar_reservoir_factory()
+    assert factory is not None and factory is exemplar_reservoir_factory()
+    assert factory(_ExplicitBucketHistogramAggregation) is LastInBucketReservoir
+    assert factory(_SumAggregation) is SimpleFixedSizeExemplarReservoir
 
 
+def test_with_the_exemplars_fast_path_off_there_is_no_factory() -> None:
+    with switched(exemplars_fastpath.SWITCH, False):
+        assert exemplar_reservoir_factory() is None
+        [view] = _views()  # http.server.request.duration's buckets only, with the SDK's reservoirs
+    assert (
+        view._exemplar_reservoir_factory(_ExplicitBucketHistogramAggregation) is AlignedHistogramBucketExemplarReservoir
+    )
+
+
+@pytest.mark.parametrize("span_fast_path", [True, False], ids=["context-fast-path", "get_current_span"])
+def test_the_span_is_found_with_the_context_fast_path_on_and_off(span_fast_path: bool) -> None:
+    with switched(context_fastpath.SWITCH, span_fast_path):
+        reservoir = LastInBucketReservoir(boundaries=BOUNDARIES)
+    reservoir.offer(0.05, 1, None, _in_span(7, 8))
+    reservoir.offer(0.5, 2, None, Context())
+    reservoir.offer(5.0, 3, None, set_value(_SPAN_KEY, "not a span"))
+    assert [(e.value, e.trace_id, e.span_id) for e in reservoir.collect({})] == [
+        (0.05, 7, 8),
+        (0.5, None, None),
+        (5.0, None, None),
+    ]
+
+
+@pytest.mark.fast_path("exemplars")
 def test_a_view_with_the_factory_links_histogram_buckets_to_the_recording_spans() -> None:
-    assert exemplar_reservoir_factory is not None
     reader = InMemoryMetricReader()
-    view = View(instrument_name="otelperf.*", exemplar_reservoir_factory=exemplar_reservoir_factory)
+    view = View(instrument_name="otelperf.*", exemplar_reservoir_factory=exemplar_reservoir_factory())
     meter = MeterProvider(metric_readers=[reader], views=[view], exemplar_filter=AlwaysOnExemplarFilter()).get_meter(
         "t"
     )
@@ -128,6 +157,7 @@ def test_a_view_with_the_factory_links_histogram_buckets_to_the_recording_spans(
     ]
 
 
+@pytest.mark.fast_path("exemplars")
 def test_every_histogram_otelperf_records_matches_exactly_one_of_its_views() -> None:
     # Two matching views would export an instrument twice; none would leave it the SDK's reservoir.
     histograms = [instrument.name for instrument in semconv.INSTRUMENTS.values() if instrument.kind == "histogram"]
@@ -136,5 +166,5 @@ def test_every_histogram_otelperf_records_matches_exactly_one_of_its_views() -> 
     for name in histograms:
         matching = [view for view in views if view._match(SimpleNamespace(name=name))]  # type: ignore[arg-type]
         assert len(matching) == 1, name
-        assert matching[0]._exemplar_reservoir_factory is exemplar_reservoir_factory, name
+        assert matching[0]._exemplar_reservoir_factory is exemplar_reservoir_factory(), name
     assert not any(view._match(SimpleNamespace(name="app.orders.total")) for view in views)  # type: ignore[arg-type]

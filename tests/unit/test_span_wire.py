@@ -1,9 +1,13 @@
 """The direct OTLP span encoder writes what the exporters' own ``encode_spans`` writes.
 
-Compared on the deterministic serialization of both messages (NaN-safe, order-exact), for
-generated spans of every attribute type, events, links, statuses, remote parents, trace state,
-several resources and scopes (equal-but-distinct ones included), and for real SDK spans that
-dropped attributes, events and links at their limits.
+Every comparison goes through the raising encoder (``encode_spans_wire``), not the exporter's
+``encode_request_bytes``, which hands a batch it cannot encode to the upstream encoder and would
+hide a broken fast encoder. Compared on the deterministic serialization of both messages
+(NaN-safe, order-exact), with the ``spans`` fast path on and off, for generated spans of every
+attribute type, events, links, statuses, remote parents, trace state, several resources and scopes
+(equal-but-distinct ones included), and for real SDK spans with events, exceptions and links, and
+spans that dropped attributes, events and links at their limits. The field numbers the encoder
+writes are checked against the generated protobuf descriptors.
 """
 
 from __future__ import annotations
@@ -26,14 +30,31 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import (
     TraceServiceServicer,
     add_TraceServiceServicer_to_server,
 )
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.resource.v1 import resource_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+    set_span_in_context,
+)
 
+from otelperf.export import otlp_fields
 from otelperf.export.span_wire import encode_request, encode_request_bytes, encode_spans_wire, grpc_span_exporter
+from otelperf.fastpaths import grpc_export
+from otelperf.fastpaths import spans as spans_fastpath
+from tests.unit.conftest import switched
 
 text = st.text(max_size=12)
 scalar = st.one_of(
@@ -97,9 +118,16 @@ spans = st.builds(
 )
 
 
+def _encoded(batch: list[ReadableSpan]) -> bytes:
+    """The raising encoder's request, serialized deterministically for comparison."""
+    return ExportTraceServiceRequest.FromString(encode_spans_wire(batch)).SerializeToString(deterministic=True)
+
+
 def _same(batch: list[ReadableSpan]) -> None:
     expected = encode_spans(batch).SerializeToString(deterministic=True)
-    assert encode_request(batch).SerializeToString(deterministic=True) == expected
+    for stored_fields in (True, False):
+        with switched(spans_fastpath.SWITCH, stored_fields):
+            assert _encoded(batch) == expected, "stored fields" if stored_fields else "properties"
 
 
 @settings(max_examples=300, deadline=None)
@@ -149,7 +177,7 @@ def test_a_span_subclass_is_read_through_its_properties() -> None:
 
     context = SpanContext(1, 2, is_remote=False)
     batch = [Renamed("stored", context, resource=RESOURCES[0], attributes={"stored": 1})]
-    span = encode_request(batch).resource_spans[0].scope_spans[0].spans[0]
+    span = ExportTraceServiceRequest.FromString(encode_spans_wire(batch)).resource_spans[0].scope_spans[0].spans[0]
     assert (span.name, [a.key for a in span.attributes]) == ("renamed", ["computed"])
     _same(batch)
 
@@ -193,8 +221,9 @@ def trace_service() -> Iterator[tuple[_TraceService, str]]:
     server.stop(None)
 
 
-def test_exporter_sends_the_written_bytes_over_grpc_and_after_reconnecting(
-    trace_service: tuple[_TraceService, str],
+@pytest.mark.parametrize("sends_bytes", [True, False], ids=["grpc-export-fast-path", "sdk-exporter"])
+def test_exporter_sends_the_spans_over_grpc_and_after_reconnecting(
+    trace_service: tuple[_TraceService, str], sends_bytes: bool
 ) -> None:
     service, endpoint = trace_service
     provider = TracerProvider(resource=RESOURCES[2])
@@ -205,12 +234,96 @@ def test_exporter_sends_the_written_bytes_over_grpc_and_after_reconnecting(
         with tracer.start_as_current_span(f"GET /items/{index}", kind=SpanKind.SERVER, attributes={"n": index}):
             pass
     batch = list(memory.get_finished_spans())
-    exporter = grpc_span_exporter(endpoint, 5.0)
-    assert exporter._sends_bytes
+    with switched(grpc_export.SWITCH, sends_bytes):
+        exporter = grpc_span_exporter(endpoint, 5.0)
+    assert getattr(exporter, "sends_bytes", False) is sends_bytes  # off: the SDK's exporter as it is
     assert exporter.export(batch) is SpanExportResult.SUCCESS
-    exporter._initialize_channel_and_stub()  # what the SDK does after UNAVAILABLE
+    exporter._initialize_channel_and_stub()  # type: ignore[attr-defined] # what the SDK does after UNAVAILABLE
     assert exporter.export(batch[:3]) is SpanExportResult.SUCCESS
     exporter.shutdown()
     expected = [encode_spans(batch), encode_spans(batch[:3])]
     received = [request.SerializeToString(deterministic=True) for request in service.requests]
     assert received == [request.SerializeToString(deterministic=True) for request in expected]
+
+
+_MESSAGES = {
+    otlp_fields.ExportTraceServiceRequest: ExportTraceServiceRequest,
+    otlp_fields.ResourceSpans: trace_pb2.ResourceSpans,
+    otlp_fields.Resource: resource_pb2.Resource,
+    otlp_fields.ScopeSpans: trace_pb2.ScopeSpans,
+    otlp_fields.InstrumentationScope: common_pb2.InstrumentationScope,
+    otlp_fields.Span: trace_pb2.Span,
+    otlp_fields.Event: trace_pb2.Span.Event,
+    otlp_fields.Link: trace_pb2.Span.Link,
+    otlp_fields.Status: trace_pb2.Status,
+    otlp_fields.KeyValue: common_pb2.KeyValue,
+    otlp_fields.AnyValue: common_pb2.AnyValue,
+    otlp_fields.ArrayValue: common_pb2.ArrayValue,
+    otlp_fields.KeyValueList: common_pb2.KeyValueList,
+}
+
+
+@pytest.mark.parametrize("fields", list(_MESSAGES), ids=lambda fields: fields.__name__)
+def test_field_numbers_are_the_generated_messages(fields: type[Any]) -> None:
+    descriptor = _MESSAGES[fields].DESCRIPTOR
+    for field in fields:
+        assert descriptor.fields_by_name[field.name.lower()].number == field.value, f"{descriptor.name}.{field.name}"
+
+
+def test_tags_are_field_numbers_and_wire_types() -> None:
+    assert otlp_fields.tag(otlp_fields.Span.NAME, otlp_fields.WireType.LEN) == bytes((5 << 3 | 2,))
+    assert otlp_fields.tag(otlp_fields.Span.FLAGS, otlp_fields.WireType.I32) == bytes((0x85, 0x01))  # two-byte key
+
+
+def _spans_with_events_and_links() -> list[ReadableSpan]:
+    """Real SDK spans: a server span under a remote parent with events of every attribute type,
+    an exception event, links (remote and local, with attributes), trace state, and children."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=RESOURCES[2])
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("otelperf.test", "1.0", schema_url="https://opentelemetry.io/schemas/1.30.0")
+    remote = SpanContext(
+        0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED), trace_state=TraceState([("k", "v")])
+    )
+    links = [
+        Link(SpanContext(7, 9, is_remote=True), {"link.kind": "follows", "link.n": 3}),
+        Link(SpanContext(8, 10, is_remote=False)),
+    ]
+    with tracer.start_as_current_span(
+        "GET /items/{id}", set_span_in_context(NonRecordingSpan(remote)), SpanKind.SERVER, {"http.route": "/x"}, links
+    ) as server:
+        server.add_event(
+            "cache.lookup",
+            {"s": "x", "b": True, "i": -5, "f": 2.5, "strings": ("a", "b"), "ints": (1, 2), "bools": (True,)},
+        )
+        server.add_event("no attributes", timestamp=1_700_000_000_000_000_000)
+        with tracer.start_as_current_span(
+            "SELECT items", kind=SpanKind.CLIENT, links=[Link(remote, {"a": 1})]
+        ) as child:
+            child.add_event("rows", {"count": 0})
+            try:
+                raise ValueError("no such row")
+            except ValueError as error:
+                child.record_exception(error, {"extra": "yes"})
+                child.set_status(Status(StatusCode.ERROR, "no such row"))
+        with tracer.start_as_current_span("render", kind=SpanKind.INTERNAL) as internal:
+            internal.set_status(Status(StatusCode.OK))
+    return list(exporter.get_finished_spans())
+
+
+def test_real_sdk_spans_with_events_and_links_encode_as_upstream(caplog: pytest.LogCaptureFixture) -> None:
+    batch = _spans_with_events_and_links()
+    assert sum(len(span.events) for span in batch) == 4 and sum(len(span.links) for span in batch) == 3
+    _same(batch)
+    with caplog.at_level(logging.DEBUG, logger="otelperf"):
+        assert encode_request_bytes(batch) == encode_spans_wire(batch)
+    assert "using the SDK's encoder" not in caplog.text  # the exporter's path did not fall back
+    decoded = ExportTraceServiceRequest.FromString(encode_spans_wire(batch)).resource_spans[0].scope_spans[0]
+    server = next(span for span in decoded.spans if span.kind == trace_pb2.Span.SPAN_KIND_SERVER)
+    assert server.parent_span_id == (0xDEF).to_bytes(8, "big") and server.trace_state == "k=v"
+    assert [event.name for event in server.events] == ["cache.lookup", "no attributes"]
+    assert [(link.span_id, link.flags) for link in server.links] == [
+        ((9).to_bytes(8, "big"), 0x300),
+        ((10).to_bytes(8, "big"), 0x100),
+    ]
+    assert decoded.scope.name == "otelperf.test" and decoded.schema_url.endswith("1.30.0")
