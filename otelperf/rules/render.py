@@ -69,7 +69,9 @@ def _with_evidence(result: RuleResult) -> str:
     if exemplar:
         value = float(exemplar.get("value", 0.0))
         metric = str(exemplar.get("metric", ""))
-        seen = f"{value * 1000:.1f} ms" if metric.endswith(("duration", "wait", "lag")) else f"{value:g}"
+        seen = f"{value:g}"
+        if metric.endswith(("duration", "wait", "lag")):
+            seen = f"{value * 1e6:.0f} µs" if value < 0.001 else f"{value * 1000:.1f} ms"
         text += f" Exemplar trace: {exemplar['trace_id']} ({metric} {seen})."
     return text
 
