@@ -262,7 +262,9 @@ def _exemplar_value(exemplar: dict[str, Any]) -> str:
     value = float(exemplar["value"])
     if not ("duration" in metric or "wait" in metric or "lag" in metric):
         return f"{value:g}"
-    return f"{value * 1000:.2g} ms" if value < 0.01 else format_unit("s", value)
+    if value < 0.001:
+        return f"{value * 1e6:.0f} µs"
+    return f"{value * 1000:.1f} ms" if value < 1 else format_unit("s", value)
 
 
 def _links(result: RuleResult) -> str:
@@ -289,7 +291,8 @@ def _bars(functions: list[dict[str, Any]], *, show_route: bool = False) -> str:
         share = float(entry["self_share"])
         route = f' <span class="muted">{escape(entry["route"])}</span>' if show_route and entry.get("route") else ""
         rows.append(
-            f'<div class="bar"><code title="{escape(entry["function"])}">{escape(entry["function"])}</code>{route}'
+            f'<div class="bar"><div><code title="{escape(entry["function"])}">{escape(entry["function"])}</code>'
+            f"{route}</div>"
             f'<div class="meter" style="height:10px">'
             f'<span class="fill" style="width:{share / top * 100:.0f}%"></span></div>'
             f"<span>{share:.0%}</span></div>"
