@@ -448,7 +448,7 @@ INSTRUMENTS: Final[Mapping[str, Instrument]] = {
             "counter",
             "{occurrence}",
             "Requests that ran one statement N times under one parent (N+1 queries).",
-            (HTTP_ROUTE, DB_OPERATION_NAME, DB_COLLECTION_NAME),
+            (HTTP_ROUTE, DB_OPERATION_NAME, DB_COLLECTION_NAME, DB_QUERY_FINGERPRINT),
             recorded_by="otelperf's N+1 span processor",
         ),
         Instrument(

@@ -305,7 +305,16 @@ class Settings:
         "OTELPERF_N_PLUS_ONE_MIN_DURATION",
         0.05,
         _parse_seconds,
-        "Total seconds those executions must take to be reported as an N+1.",
+        "Total seconds those executions must take to be reported as an N+1 (Sentry's criterion), unless they "
+        "span `OTELPERF_N_PLUS_ONE_MIN_SHARE` of the request.",
+    )
+    n_plus_one_min_share: float = _setting(
+        "OTELPERF_N_PLUS_ONE_MIN_SHARE",
+        0.5,
+        _parse_ratio,
+        "Share of the request's duration, from the first execution's start to the last one's end, from which "
+        "those executions are an N+1 however short they are (fast local databases); 1 leaves only the "
+        "total-duration criterion. See docs/rules.md.",
     )
     event_loop_lag_interval_s: float = _setting(
         "OTELPERF_EVENT_LOOP_LAG_INTERVAL",
@@ -325,6 +334,12 @@ class Settings:
         False,
         _parse_bool,
         "Keep a copy of the metrics in-process (`otelperf.local_metrics()`), as the demo does.",
+    )
+    local_history_interval_s: float = _setting(
+        "OTELPERF_LOCAL_HISTORY_INTERVAL",
+        5.0,
+        _parse_seconds,
+        "Seconds between samples of the in-process copy kept for averages, report windows and charts.",
     )
     rules_file: str | None = _setting(
         "OTELPERF_RULES_FILE",

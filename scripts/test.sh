@@ -3,7 +3,7 @@
 # validates the collector configs and runs every test (unit and end to end), then the unit tests
 # again with the fast paths forced off (OTELPERF_FAST_PATHS=false).
 #
-# Installs (each only when missing): Debian's redis-server, PostgreSQL 15 and Prometheus, a virtualenv with
+# Installs (each only when missing): Debian's redis-server, PostgreSQL 15, Prometheus and Chromium, a virtualenv with
 # otelperf[test] under $OTELPERF_CACHE_DIR, and the otelperf collector built from
 # collector-config/builder-manifest.yaml (cached there too, rebuilt when the manifest changes).
 #
@@ -29,12 +29,14 @@ if ! $fast; then
   command -v redis-server >/dev/null || missing+=(redis-server)
   [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql)
   command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+  # The HTML report's browser test drives Debian's Chromium (Playwright's own browser download is not used).
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   if ((${#missing[@]})); then
     sudo=""; [[ "$(id -u)" == 0 ]] || sudo="sudo"
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
   else
-    echo "redis-server, PostgreSQL 15 and Prometheus present"
+    echo "redis-server, PostgreSQL 15, Prometheus and Chromium present"
   fi
 fi
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from otelperf import semconv
-from otelperf.cli import demo as demo_command
 from otelperf.cli import doctor as doctor_command
 from otelperf.cli import report as report_command
+from otelperf.demo.scenario import DEFAULT_CONCURRENCY, DEFAULT_RATE
 from otelperf.settings import settings_table
 
 app = typer.Typer(
@@ -87,7 +88,9 @@ def report(  # noqa: PLR0917 - typer options
         str | None, typer.Option(help="service.name (the job label); default: the only service in Prometheus.")
     ] = None,
     window: Annotated[str, typer.Option(help="PromQL range to evaluate over (5m, 15m, 1h).")] = "15m",
-    output_format: Annotated[str, typer.Option("--format", help="table, json or markdown.")] = "table",
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json, markdown or html (one self-contained page, with charts).")
+    ] = "table",
     fail_under: Annotated[
         float | None, typer.Option(help="Exit 1 when the overall score is under this (a CI gate after a load test).")
     ] = None,
@@ -98,14 +101,34 @@ def report(  # noqa: PLR0917 - typer options
         str | None,
         typer.Option(help="Pyroscope URL: slow routes name their top functions.", envvar="OTELPERF_PYROSCOPE_ENDPOINT"),
     ] = None,
-    grafana: Annotated[str, typer.Option(help="Grafana base URL for dashboard links.")] = "",
+    grafana: Annotated[str, typer.Option(help="Grafana base URL for dashboard, trace and profile links.")] = "",
+    baseline: Annotated[
+        str | None,
+        typer.Option(help="A previous report (--format json) to compare with: each rule that got worse is marked."),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(help="Points a rule's score may drop from the baseline before it counts as a regression.")
+    ] = 5.0,
+    fail_on_regression: Annotated[
+        bool, typer.Option("--fail-on-regression", help="Exit 1 when a rule regressed against --baseline.")
+    ] = False,
+    until: Annotated[
+        float | None,
+        typer.Option(help="End the window then (unix seconds: a load test's end) rather than now."),
+    ] = None,
 ) -> None:
     """Score the service from Prometheus: a grade, category scores and ranked recommendations.
 
-    Exit code 1: the score is under --fail-under; 2: Prometheus or the rule file is unusable.
+    Exit code 1: a gate failed (the score is under --fail-under, or a rule regressed against
+    --baseline with --fail-on-regression); 2: Prometheus, the rule file or the baseline is unusable.
     """
-    if output_format not in ("table", "json", "markdown"):
-        typer.secho(f"otelperf report: --format {output_format!r}: use table, json or markdown", err=True, fg="red")
+    if output_format not in ("table", "json", "markdown", "html"):
+        typer.secho(
+            f"otelperf report: --format {output_format!r}: use table, json, markdown or html", err=True, fg="red"
+        )
+        raise typer.Exit(2)
+    if fail_on_regression and not baseline:
+        typer.secho("otelperf report: --fail-on-regression needs --baseline", err=True, fg="red")
         raise typer.Exit(2)
     raise typer.Exit(
         report_command.run_report(
@@ -117,6 +140,10 @@ def report(  # noqa: PLR0917 - typer options
             rules_file=rules,
             pyroscope=pyroscope,
             grafana=grafana,
+            baseline=baseline,
+            tolerance=tolerance,
+            fail_on_regression=fail_on_regression,
+            until=until,
         )
     )
 
@@ -169,14 +196,71 @@ def load(
     concurrency: Annotated[int, typer.Option(help="Concurrent simulated clients.")] = 4,
 ) -> None:
     """Load a running demo service with realistic traffic (what docker compose's loadgen runs)."""
+    from otelperf.cli import demo as demo_command
+
     raise typer.Exit(demo_command.run_load(url, duration_s=duration, concurrency=concurrency))
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
+def _problems_help() -> str:
+    from otelperf.demo.scenario import PROBLEMS
+
+    listed = "; ".join(f"{name}: {route} {what}" for name, (route, what, _) in PROBLEMS.items())
+    return f"Problems to plant, comma-separated (all, the default; or none). {listed}."
+
+
 @app.command()
-def demo(
+def demo(  # noqa: PLR0917 - typer options
+    problems: Annotated[str, typer.Option(help=_problems_help())] = "all",
+    healthy: Annotated[bool, typer.Option("--healthy", help="Plant no problem (--problems none).")] = False,
     duration: Annotated[float, typer.Option(help="Seconds of load to generate.")] = 20.0,
-    concurrency: Annotated[int, typer.Option(help="Concurrent simulated clients.")] = 8,
+    rate: Annotated[float, typer.Option(help="Requests per second, sent whatever the service does.")] = DEFAULT_RATE,
+    concurrency: Annotated[int, typer.Option(help="Most requests in flight at once.")] = DEFAULT_CONCURRENCY,
     port: Annotated[int, typer.Option(help="Port of the demo service (0: any free port).")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="The HTML report to write (a .json beside it); default: otelperf-demo-report.html in the temp folder."
+        ),
+    ] = None,
 ) -> None:
-    """Run the sample shop service under otelperf, load it, and summarise what was observed."""
-    raise typer.Exit(demo_command.run_demo(duration_s=duration, concurrency=concurrency, port=port))
+    """Run the sample shop under otelperf with problems planted, load it, and report what was found.
+
+    The shop has five problems built in, all planted unless --problems or --healthy says otherwise.
+    At the end: what the clients saw, what otelperf measured, the performance report (score, grade,
+    ranked recommendations with their evidence) and the path of the same report as an HTML page.
+    Profiles: to Pyroscope when OTELPERF_PYROSCOPE_ENDPOINT is set, else to a receiver in this
+    process, so the report names each route's top functions either way.
+    """
+    from otelperf.demo.scenario import parse_problems
+
+    missing = [name for name in ("fastapi", "uvicorn", "sqlalchemy") if not _installed(name)]
+    if missing:
+        typer.secho(
+            f"otelperf demo: the sample service needs {', '.join(missing)}; "
+            "install it with: pip install 'otelperf[demo]'",
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(1)
+    from otelperf.cli import demo as demo_command
+
+    try:
+        planted = frozenset() if healthy else parse_problems(problems.split(","))
+    except ValueError as exc:
+        typer.secho(f"otelperf demo: --problems: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    if healthy and problems != "all":
+        typer.secho("otelperf demo: --healthy plants no problem; drop --problems", err=True, fg="red")
+        raise typer.Exit(2)
+    raise typer.Exit(
+        demo_command.run_demo(
+            duration_s=duration, rate_per_s=rate, concurrency=concurrency, port=port, problems=planted, out=out
+        )
+    )

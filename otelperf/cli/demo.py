@@ -7,6 +7,7 @@ telemetry goes there too; otherwise the service keeps it in-process only and the
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -25,12 +26,16 @@ from rich.table import Table
 
 from otelperf import semconv
 from otelperf.demo.load import LoadResult, generate_load
+from otelperf.demo.scenario import DEFAULT_CONCURRENCY, DEFAULT_PROBLEMS, DEFAULT_RATE
 from otelperf.export.reachability import tcp_check
+from otelperf.profiling.receiver import ProfileReceiver
 from otelperf.rules.render import print_table
 from otelperf.rules.report import Report
 from otelperf.settings import load_settings
 
 console = Console()
+
+SETTLE_S = 1.0  # after the service answers: start-up (the heap freeze, the first samples) settles
 
 
 def _free_port() -> int:
@@ -48,11 +53,14 @@ def _script(name: str) -> str:
     raise FileNotFoundError(f"{name} is not installed next to {sys.executable}")
 
 
-def demo_environment(port: int) -> tuple[dict[str, str], str]:
+def demo_environment(problems: frozenset[str]) -> tuple[dict[str, str], str]:
     """The service's environment, and where its telemetry goes (for the summary)."""
     env = dict(os.environ)
     env.setdefault("OTEL_SERVICE_NAME", "otelperf-demo")
     env["OTELPERF_LOCAL_METRICS"] = "true"
+    # Samples of the in-process copy twice a second: the report covers the load's window to within it.
+    env.setdefault("OTELPERF_LOCAL_HISTORY_INTERVAL", "0.5")
+    env["DEMO_PROBLEMS"] = ",".join(sorted(problems)) or "none"
     env["PYTHONUNBUFFERED"] = "1"
     settings = load_settings(env)
     endpoint = settings.endpoint_for("traces")
@@ -84,10 +92,26 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path, time
     raise RuntimeError(f"the demo service did not answer within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> int:
+def run_demo(
+    duration_s: float = 20.0,
+    *,
+    rate_per_s: float = DEFAULT_RATE,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    port: int = 0,
+    problems: frozenset[str] = frozenset(DEFAULT_PROBLEMS),
+    out: Path | None = None,
+) -> int:
+    """Run the shop with ``problems`` planted, load it, print what was seen and the report, and write
+    the report as HTML and JSON (``out``, default: ``otelperf-demo-report.html`` in the temp folder)."""
     port = port or _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env, destination = demo_environment(port)
+    env, destination = demo_environment(problems)
+    receiver = None
+    if not load_settings(env).pyroscope_endpoint:
+        # No Pyroscope: the agent uploads to this process instead, every second (the report comes first).
+        receiver = ProfileReceiver().start()
+        env["OTELPERF_PYROSCOPE_ENDPOINT"] = receiver.endpoint
+        env.setdefault("OTELPERF_PROFILING_UPLOAD_INTERVAL", "1")
     log = Path(tempfile.mkstemp(prefix="otelperf-demo-", suffix=".log")[1])
     command = [
         _script("opentelemetry-instrument"),
@@ -99,16 +123,25 @@ def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> i
         str(port),
         "--no-access-log",
     ]
+    planted = ", ".join(sorted(problems)) or "none (--healthy)"
     console.print(f"[bold]otelperf demo[/bold]: starting the shop service on {base_url} under opentelemetry-instrument")
+    console.print(f"planted problems: {planted}")
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         health = _wait_ready(base_url, process, log)
-        console.print(f"service ready: cache={health['cache']}, database={health['database']}; telemetry {destination}")
-        result = _run_load(base_url, duration_s, concurrency)
+        profiles = "a local receiver (no Pyroscope configured)" if receiver else env["OTELPERF_PYROSCOPE_ENDPOINT"]
+        console.print(
+            f"service ready: cache={health['cache']}, database={health['database']}; telemetry {destination}; "
+            f"profiles to {profiles}"
+        )
+        # Let start-up settle (the heap freeze, the first samples) outside the report's window.
+        time.sleep(SETTLE_S)
+        started = time.time()
+        result = _run_load(base_url, duration_s, rate_per_s, concurrency)
         # A slow machine may still be draining the load's last requests: give the service time.
         server_metrics = httpx.get(f"{base_url}/demo/telemetry", timeout=30.0).json()
-        report = _fetch_report(base_url)
+        report = _fetch_report(base_url, started, started + (result.sending_s or result.duration_s))
     except RuntimeError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         return 1
@@ -119,16 +152,35 @@ def run_demo(duration_s: float = 20.0, concurrency: int = 8, port: int = 0) -> i
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-    print_summary(result, server_metrics, log)
+        if receiver is not None:
+            receiver.stop()
+    print_summary(result, server_metrics, log, local_profiles=receiver is not None)
     if report is not None:
         print_table(report, console)
+        html, data = _write_report(report, out)
+        console.print(f"[bold]HTML report:[/bold] {html}  (JSON: {data})")
     return 0 if result.requests and result.errors < result.requests else 1
 
 
-def _fetch_report(base_url: str) -> Report | None:
-    """The service's in-process performance report (``GET /performance/report``)."""
+def _write_report(report: Report, out: Path | None) -> tuple[Path, Path]:
+    from otelperf.rules.html import to_html
+
+    html = (out or Path(tempfile.gettempdir()) / "otelperf-demo-report.html").resolve()
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(to_html(report), encoding="utf-8")
+    data = html.with_suffix(".json")
+    data.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return html, data
+
+
+def _fetch_report(base_url: str, since: float, until: float) -> Report | None:
+    """The service's in-process performance report over the time the load was sent, with charts."""
     try:
-        response = httpx.get(f"{base_url}/performance/report", timeout=30.0)
+        response = httpx.get(
+            f"{base_url}/performance/report",
+            params={"since": f"{since:.3f}", "until": f"{until:.3f}", "charts": "true"},
+            timeout=60.0,
+        )
         return Report.from_dict(response.json()) if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError) as exc:
         console.print(f"[yellow]no performance report:[/yellow] {exc}")
@@ -148,7 +200,7 @@ def run_load(base_url: str, duration_s: float = 60.0, concurrency: int = 4) -> i
         return 0
 
 
-def _run_load(base_url: str, duration_s: float, concurrency: int) -> LoadResult:
+def _run_load(base_url: str, duration_s: float, rate_per_s: float, concurrency: int) -> LoadResult:
     columns = (TextColumn("load"), BarColumn(), TextColumn("{task.fields[requests]} requests"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("load", total=duration_s, requests=0)
@@ -156,17 +208,20 @@ def _run_load(base_url: str, duration_s: float, concurrency: int) -> LoadResult:
         def update(elapsed: float, requests: int) -> None:
             progress.update(task, completed=min(elapsed, duration_s), requests=requests)
 
-        return asyncio.run(generate_load(base_url, duration_s, concurrency, on_progress=update))
+        return asyncio.run(generate_load(base_url, duration_s, concurrency, on_progress=update, rate_per_s=rate_per_s))
 
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def print_summary(result: LoadResult, server_metrics: list[dict[str, Any]], log: Path) -> None:
+def print_summary(
+    result: LoadResult, server_metrics: list[dict[str, Any]], log: Path, *, local_profiles: bool = False
+) -> None:
+    abandoned = f", {result.abandoned} left unanswered" if result.abandoned else ""
     client = Table(
         title=f"What the clients saw ({result.requests} requests in {result.duration_s:.1f} s, "
-        f"{result.requests / result.duration_s:.0f} req/s)"
+        f"{result.requests / result.duration_s:.0f} req/s{abandoned})"
     )
     for column in ("route", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"):
         client.add_column(column, justify="left" if column == "route" else "right")
@@ -182,7 +237,7 @@ def print_summary(result: LoadResult, server_metrics: list[dict[str, Any]], log:
     console.print(client)
     console.print(server_table(server_metrics))
     console.print(signals_table(server_metrics))
-    console.print(flamegraph_hint())
+    console.print(flamegraph_hint(local_profiles))
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("otelperf:")]
     if lines:
         console.print("[bold]otelperf said[/bold] (service log: " + str(log) + ")")
@@ -264,7 +319,7 @@ def signals_table(points: list[dict[str, Any]]) -> Table:
     for point in _values(points, semconv.DB_N_PLUS_ONE):
         n_plus_one[point["attributes"].get("http.route", "?")] += int(point["value"])
     for route, occurrences in sorted(n_plus_one.items()):
-        table.add_row("N+1 queries", f"{route}: {occurrences} request(s) ran one statement 5+ times, 50+ ms in all")
+        table.add_row("N+1 queries", f"{route}: {occurrences} request(s) ran one statement 5+ times in a row")
     used = _sum(points, semconv.DB_CLIENT_CONNECTION_COUNT, "value", db_client_connection_state="used")
     maximum = _sum(points, semconv.DB_CLIENT_CONNECTION_MAX, "value")
     waits = _values(points, semconv.DB_CLIENT_CONNECTION_WAIT_TIME)
@@ -301,8 +356,14 @@ def signals_table(points: list[dict[str, Any]]) -> Table:
     return table
 
 
-def flamegraph_hint() -> str:
+def flamegraph_hint(local_profiles: bool = False) -> str:
     """Where the demo's flamegraphs are, or how to get them."""
+    if local_profiles:
+        return (
+            "Profiles: received in this process (no Pyroscope configured); each route's top self-time functions "
+            "are in the report below. For flamegraphs, run Pyroscope (port 4040) and set "
+            "OTELPERF_PYROSCOPE_ENDPOINT=http://localhost:4040."
+        )
     settings = load_settings()
     service = os.environ.get("OTEL_SERVICE_NAME", "otelperf-demo")
     if settings.profiling_active and settings.pyroscope_endpoint:

@@ -9,12 +9,13 @@ It exercises every kind of activity otelperf observes, on embedded defaults:
 
 Run it under otelperf: ``opentelemetry-instrument uvicorn otelperf.demo.app:app``.
 
-``DEMO_PROBLEMS`` (comma-separated) injects the problems the performance rules must find:
-``n_plus_one`` (categories load their items one by one), ``slow_query`` (categories run an
-unindexed cross join, sized at start-up to take 0.6 s alone), ``cold_cache`` (cache keys
-never repeat), ``saturated_pool`` (one worker for the report pool, each task waiting on a slow
-downstream call) and ``blocking_coroutine`` (the async report endpoint sleeps synchronously on
-the event loop).
+``DEMO_PROBLEMS`` (comma-separated, see ``otelperf.demo.scenario``; unset: none) plants the
+problems the performance rules must find, each on its own route so that each shows in its own
+signal: ``n_plus_one`` (category listings load their items one by one), ``slow_query`` (recent
+orders run an unindexed cross join, sized at start-up to take 0.7 s alone), ``cold_cache``
+(item cache keys never repeat), ``saturated_pool`` (reports wait for the one worker of their
+pool, each task waiting on a slow downstream call) and ``blocking_coroutine`` (an order renders
+its invoice with 0.8 s of CPU-bound code on the event loop).
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import otelperf
+from otelperf.demo.scenario import CATALOGUE_SIZE, CATEGORIES, problems_from_env
 from otelperf.instrumentation.cache.memory import MeteredCache
 from otelperf.rules.router import performance_router
 
-CATALOGUE_SIZE = 500
-PROBLEMS = frozenset(filter(None, (p.strip() for p in os.environ.get("DEMO_PROBLEMS", "").split(","))))
-KNOWN_PROBLEMS = frozenset({"n_plus_one", "slow_query", "cold_cache", "saturated_pool", "blocking_coroutine"})
-if PROBLEMS - KNOWN_PROBLEMS:
-    raise SystemExit(f"DEMO_PROBLEMS: unknown {sorted(PROBLEMS - KNOWN_PROBLEMS)}; known: {sorted(KNOWN_PROBLEMS)}")
+try:
+    PROBLEMS = problems_from_env(os.environ)
+except ValueError as error:
+    raise SystemExit(f"DEMO_PROBLEMS: {error}") from None
 
 
 class Base(DeclarativeBase):
@@ -136,10 +137,14 @@ def _seed(engine: Engine) -> None:
         if session.scalar(select(func.count()).select_from(Item)):
             return
         rng = random.Random(7)
-        categories = ["books", "games", "garden", "kitchen", "music"]
         session.add_all(
-            Item(id=i, name=f"item-{i}", price_cents=rng.randint(100, 20_000), category=rng.choice(categories))
+            Item(id=i, name=f"item-{i}", price_cents=rng.randint(100, 20_000), category=rng.choice(CATEGORIES))
             for i in range(1, CATALOGUE_SIZE + 1)
+        )
+        # Orders to list from the first request on (the load adds more).
+        session.add_all(
+            Order(item_id=rng.randint(1, CATALOGUE_SIZE), quantity=1, customer_email=f"customer{i}@example.com")
+            for i in range(1, RECENT_ORDERS + 1)
         )
         session.commit()
 
@@ -148,14 +153,17 @@ def _sqlite_wal(connection: Any, _record: Any) -> None:
     connection.execute("PRAGMA journal_mode=WAL")
 
 
-HOT_ITEMS = 50  # the load generator's hot set: most reads ask for items 1 to 50
+RECENT_ORDERS = 10  # orders listed by /orders/recent
+
+
+CACHE_TTL_S = 600
 
 
 def _warm_cache(shop: Shop) -> None:
-    """Cache warming at start-up, as production services do: the hot set is cached before traffic."""
+    """Cache warming at start-up, as production services do: the catalogue is cached before traffic."""
     with Session(shop.engine) as session:
-        for item in session.scalars(select(Item).where(Item.id <= HOT_ITEMS)):
-            shop.cache.set(f"item:{item.id}", f"{item.name}|{item.price_cents}|{item.category}", ttl_s=30)
+        for item in session.scalars(select(Item)):
+            shop.cache.set(f"item:{item.id}", f"{item.name}|{item.price_cents}|{item.category}", ttl_s=CACHE_TTL_S)
 
 
 class Shop:
@@ -167,7 +175,7 @@ class Shop:
         self.cache = _connect_cache()
         workers = 1 if "saturated_pool" in PROBLEMS else 4
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-cpu")
-        self.slow_query_repeat = SLOW_QUERY_PROBE_PASSES  # sized at start-up when the slow query is injected
+        self.slow_query_repeat = SLOW_QUERY_PROBE_PASSES  # sized at start-up when the slow query is planted
 
 
 @asynccontextmanager
@@ -216,23 +224,25 @@ async def get_item(item_id: int) -> dict[str, Any]:
     item = _load_item(item_id)
     if item is None:
         raise HTTPException(404, "no such item")
-    current.cache.set(key, f"{item['name']}|{item['price_cents']}|{item['category']}", ttl_s=30)
+    current.cache.set(key, f"{item['name']}|{item['price_cents']}|{item['category']}", ttl_s=CACHE_TTL_S)
     return {**item, "cached": False}
 
 
 @app.get("/categories/{category}")
 def list_category(category: str, limit: int = 20) -> dict[str, Any]:
-    """A sync endpoint: Starlette runs it in its thread pool."""
+    """A sync endpoint (Starlette runs it in its thread pool): one query, or (``n_plus_one``) the
+    ids first and then one query per item."""
     shop = _shop()
     with Session(shop.engine) as session:
-        if "slow_query" in PROBLEMS:
-            session.execute(_SLOW_QUERY, {"category": category, "repeat": shop.slow_query_repeat}).scalar()
-        rows = session.execute(
-            select(Item.id, Item.name).where(Item.category == category).order_by(Item.price_cents).limit(limit)
-        ).all()
-        if "n_plus_one" in PROBLEMS:
-            ids = session.execute(select(Item.id).where(Item.category == category).limit(limit)).scalars().all()
-            rows = [session.execute(select(Item.id, Item.name).where(Item.id == i)).one() for i in ids]
+        if "n_plus_one" not in PROBLEMS:
+            rows = session.execute(
+                select(Item.id, Item.name).where(Item.category == category).order_by(Item.price_cents).limit(limit)
+            ).all()
+        else:
+            ids = session.execute(
+                select(Item.id).where(Item.category == category).order_by(Item.price_cents).limit(limit)
+            ).scalars()
+            rows = [session.execute(select(Item.id, Item.name).where(Item.id == i)).one() for i in ids.all()]
     return {"category": category, "items": [{"id": row.id, "name": row.name} for row in rows]}
 
 
@@ -241,20 +251,22 @@ _SLOW_QUERY = text(
     "SELECT count(*) FROM items AS a, items AS b, (SELECT id FROM items WHERE id <= :repeat) AS c "
     "WHERE a.category = :category AND a.name LIKE '%' || b.category || '%'"
 )
-# The injected slow query takes about this long alone, on any machine: over the 500 ms from which the
-# db-slow-queries rule calls a statement kind bad, however fast the CPU (a join of fixed size would
-# land on either side of that line depending on the machine). Under load it is slower still.
-SLOW_QUERY_TARGET_S = 0.6
-SLOW_QUERY_PROBE_PASSES = 8  # the passes timed at start-up: short, yet long enough to time
+# The planted slow query costs this much alone, on any machine: past the 500 ms from which a statement
+# counts as slow, however fast the CPU (a fixed join's duration differs several times over between
+# machines). Sized in CPU time on SQLite, which runs the query in the calling thread, so a start-up
+# on a busy machine does not size it short; waiting for the CPU only makes it slower.
+SLOW_QUERY_TARGET_S = 0.7
+SLOW_QUERY_PROBE_PASSES = 8  # the passes timed at start-up
 
 
 def _slow_query_repeat(engine: Engine) -> int:
     """How many passes of the cross join make ``SLOW_QUERY_TARGET_S``, timed once at start-up."""
     probe = SLOW_QUERY_PROBE_PASSES
+    clock = time.thread_time if engine.dialect.name == "sqlite" else time.perf_counter
     with Session(engine) as session:
-        started = time.perf_counter()
+        started = clock()
         session.execute(_SLOW_QUERY, {"category": "books", "repeat": probe}).scalar()
-        elapsed = time.perf_counter() - started
+        elapsed = clock() - started
     return max(probe, min(CATALOGUE_SIZE, math.ceil(probe * SLOW_QUERY_TARGET_S / max(elapsed, 1e-3))))
 
 
@@ -268,14 +280,41 @@ async def create_order(item_id: int, quantity: int = 1) -> dict[str, Any]:
             order = Order(item_id=item_id, quantity=quantity, customer_email=email)
             session.add(order)
             session.commit()
-            return {"order_id": order.id}
+            order_id = order.id
     except Exception as exc:
         raise HTTPException(503, "could not store the order") from exc
+    if "blocking_coroutine" in PROBLEMS and order_id % INVOICE_EVERY == 0:
+        # CPU-bound work called straight from the coroutine: every request on this loop waits.
+        return {"order_id": order_id, "invoice": render_invoice(order_id)}
+    return {"order_id": order_id}
+
+
+# Every fifth order is a wholesale order whose invoice is rendered in the coroutine for this long
+# (CPU-bound, however busy the machine): longer than the loop-lag probe's interval (0.5 s) plus the
+# 200 ms from which the event-loop-lag rule calls the loop blocked, so every such block is probed.
+INVOICE_EVERY = 5
+INVOICE_S = 0.8
+
+
+def render_invoice(order_id: int) -> str:
+    """The invoice's signature: SHA-256 digests chained for ``INVOICE_S`` (pure CPU, holding the GIL)."""
+    digest = f"invoice-{order_id}".encode()
+    deadline = time.perf_counter() + INVOICE_S
+    while time.perf_counter() < deadline:
+        for _ in range(1000):
+            digest = hashlib.sha256(digest).digest()
+    return digest.hex()[:16]
+
+
+# The one worker's slow downstream call, per report: the demo's one report a second brings 1.4 s of
+# work a second, so the pool stays saturated with room to spare even when other problems slow the
+# requests that feed it.
+DOWNSTREAM_S = 1.4
 
 
 def _price_digest(seed: int, rounds: int) -> str:
     if "saturated_pool" in PROBLEMS:
-        time.sleep(0.15)  # a slow downstream call made from the pool's only worker
+        time.sleep(DOWNSTREAM_S)  # a slow downstream call made from the pool's only worker
     digest = str(seed).encode()
     for _ in range(rounds):
         digest = hashlib.sha256(digest).digest()
@@ -288,24 +327,29 @@ async def category_report(category: str) -> dict[str, Any]:
     current = _shop()
     with Session(current.engine) as session:
         total = session.scalar(select(func.sum(Item.price_cents)).where(Item.category == category)) or 0
-    if "blocking_coroutine" in PROBLEMS:
-        time.sleep(0.3)  # a synchronous call inside a coroutine: the whole event loop waits
-        return {"category": category, "total_cents": total, "digest": _price_digest(total, 2_000)}
     loop = asyncio.get_running_loop()
     digest = await loop.run_in_executor(current.pool, _price_digest, total, 2_000)
     return {"category": category, "total_cents": total, "digest": digest}
 
 
 @app.get("/orders/recent")
-def recent_orders(limit: int = 8) -> dict[str, Any]:
-    """The latest orders with their items, loaded one by one: a classic N+1 (otelperf flags it)."""
-    with Session(_shop().engine) as session:
-        orders = session.execute(select(Order).order_by(Order.id.desc()).limit(limit)).scalars().all()
-        lines = []
-        for order in orders:
-            item = session.execute(select(Item).where(Item.id == order.item_id)).scalar_one()
-            lines.append({"order": order.id, "item": item.name, "quantity": order.quantity})
-    return {"orders": lines}
+def recent_orders(limit: int = RECENT_ORDERS) -> dict[str, Any]:
+    """The latest orders with their items (one join); ``slow_query`` adds an unindexed cross join
+    that counts related items."""
+    shop = _shop()
+    with Session(shop.engine) as session:
+        rows = session.execute(
+            select(Order.id, Order.quantity, Item.name)
+            .join(Item, Item.id == Order.item_id)
+            .order_by(Order.id.desc())
+            .limit(limit)
+        ).all()
+        related = None
+        if "slow_query" in PROBLEMS:
+            # The same category as the start-up timing: the same duration on every call.
+            related = session.execute(_SLOW_QUERY, {"category": "books", "repeat": shop.slow_query_repeat}).scalar()
+    lines = [{"order": row.id, "item": row.name, "quantity": row.quantity} for row in rows]
+    return {"orders": lines, "related": related}
 
 
 @app.get("/healthz")

@@ -180,7 +180,7 @@ class Pipeline:
         trace.set_tracer_provider(self.tracer_provider)
         metrics.set_meter_provider(self.meter_provider)
         if self.local_reader is not None:
-            self.gauge_history = GaugeHistory(self.local_reader)
+            self.gauge_history = GaugeHistory(self.local_reader, interval_s=settings.local_history_interval_s)
             self.gauge_history.start()
         if standby:
             for exporter in self._exporters:
@@ -264,7 +264,11 @@ class Pipeline:
             provider.add_span_processor(ProfileSpanProcessor(link_spans=labels))
         provider.add_span_processor(SanitizingSpanProcessor())
         provider.add_span_processor(
-            NPlusOneSpanProcessor(settings.n_plus_one_min_count, settings.n_plus_one_min_duration_s)
+            NPlusOneSpanProcessor(
+                settings.n_plus_one_min_count,
+                settings.n_plus_one_min_duration_s,
+                min_share=settings.n_plus_one_min_share,
+            )
         )
         if settings.traces_exporter == "otlp":
             resilient = ResilientSpanExporter(
@@ -396,11 +400,24 @@ def current_pipeline() -> Pipeline | None:
 def local_metrics() -> list[dict[str, Any]]:
     """One dict per data point: ``name``, ``unit``, ``kind`` (``histogram``, ``counter`` or ``gauge``),
     ``attributes``, ``start``/``time`` (unix seconds) and ``value`` or ``count``/``sum``/
-    ``bucket_counts``/``explicit_bounds`` for histograms. Empty when the local reader is off."""
+    ``bucket_counts``/``explicit_bounds`` for histograms, with ``exemplars`` (``value``, ``time``,
+    ``trace_id``, ``span_id`` as hex) where a measurement was recorded in a sampled span.
+    Empty when the local reader is off."""
     pipeline = current_pipeline()
     if pipeline is None or pipeline.local_reader is None:
         return []
-    return read_points(pipeline.local_reader)
+    points = read_points(pipeline.local_reader)
+    if pipeline.gauge_history is not None:
+        pipeline.gauge_history.with_exemplars(points)
+    return points
+
+
+def local_snapshots() -> list[tuple[float, list[dict[str, Any]]]]:
+    """The kept copies of the cumulative points, oldest first (empty when the local reader is off)."""
+    pipeline = current_pipeline()
+    if pipeline is None or pipeline.gauge_history is None:
+        return []
+    return pipeline.gauge_history.cumulative_snapshots()
 
 
 def local_gauge_history() -> list[Snapshot]:

@@ -1,16 +1,24 @@
 """N+1 queries, found in-process: many sibling executions of one statement under one request.
 
 For every local root span (a request, a job) the processor groups the finished DB client spans
-by parent and by literal-free statement (the fingerprint). When the root ends, each group of at
-least ``min_count`` executions (``OTELPERF_N_PLUS_ONE_MIN_COUNT``, default 5, as Sentry's
-detector) that took at least ``min_duration_s`` in total (``OTELPERF_N_PLUS_ONE_MIN_DURATION``,
-default 50 ms) is reported:
+by parent and by literal-free statement (the fingerprint). When the root ends, a group is an N+1
+when it has at least ``min_count`` executions (``OTELPERF_N_PLUS_ONE_MIN_COUNT``, default 5, as
+Sentry's detector) and either took at least ``min_duration_s`` in total
+(``OTELPERF_N_PLUS_ONE_MIN_DURATION``, default 50 ms, Sentry's floor, right for a database across
+a network) or spanned at least ``min_share`` of the root's duration, from the start of its first
+execution to the end of its last (``OTELPERF_N_PLUS_ONE_MIN_SHARE``, default 0.5). The second test
+is for fast local databases, SQLite say: there each statement takes microseconds and the loop's
+cost is the application's own work per row (ORM, driver, instrumentation) between the
+statements, which the stretch includes and the statements' durations do not. A repetition both
+brief and over a small part of its request is left alone. Each one is reported as:
 
 - an ``otelperf.db.n_plus_one`` event on the root span with ``otelperf.db.query.fingerprint``,
-  ``otelperf.db.n_plus_one.count``, ``otelperf.db.n_plus_one.duration`` (s), the operation and
-  the table;
+  ``otelperf.db.n_plus_one.count``, ``otelperf.db.n_plus_one.duration`` (s, the executions'
+  total), ``otelperf.db.n_plus_one.share`` (the stretch's share of the root's duration), the
+  operation and the table;
 - one increment of the ``otelperf.db.n_plus_one`` counter (``http.route``, ``db.operation.name``,
-  ``db.collection.name``).
+  ``db.collection.name``, ``otelperf.db.query.fingerprint``: the evidence a report names; literal-free
+  statements of one code base are few, and the counter's series are capped like every other).
 
 It sees sampled traces only (an unsampled span never reaches a processor). Its state holds open
 spans only and is capped, so a span that never ends cannot grow memory without bound. Register it
@@ -34,10 +42,10 @@ from otelperf.metrics.instruments import BoundedCounter, SelfCost, _own_meter
 
 _MAX_OPEN_ROOTS = 10_000
 
-# Per open local root: (parent span id, fingerprint) -> durations (ns) of its executions, and
+# Per open local root: (parent span id, fingerprint) -> (start, end) (ns) of its executions, and
 # the operation and table of each fingerprint. dict.setdefault and list.append are atomic under
 # the GIL, so spans ending in several threads at once need no lock.
-_Groups = dict[tuple[int, str], list[int]]
+_Groups = dict[tuple[int, str], list[tuple[int, int]]]
 _Labels = dict[tuple[int, str], tuple[Any, Any]]
 
 
@@ -49,10 +57,13 @@ class NPlusOneSpanProcessor(SpanProcessor):
     stored fields rather than its properties where that fast path is on: this runs for every span).
     """
 
-    def __init__(self, min_count: int = 5, min_duration_s: float = 0.05, meter: Meter | None = None) -> None:
+    def __init__(
+        self, min_count: int = 5, min_duration_s: float = 0.05, meter: Meter | None = None, min_share: float = 0.5
+    ) -> None:
         self._meter = meter
         self._min_count = min_count
         self._min_duration_ns = int(min_duration_s * 1e9)
+        self._min_share = min_share
         self._roots: dict[int, tuple[int, _Groups, _Labels]] = {}
         self._counter: BoundedCounter | None = None
         self._cost = SelfCost("processor.n_plus_one")
@@ -93,20 +104,26 @@ class NPlusOneSpanProcessor(SpanProcessor):
         if entry is None:
             return
         key = (parent.span_id, text)
-        durations = entry[1].get(key)
-        if durations is None:
-            durations = entry[1].setdefault(key, [])
+        executions = entry[1].get(key)
+        if executions is None:
+            executions = entry[1].setdefault(key, [])
             entry[2].setdefault(
                 key, (attributes.get(semconv.DB_OPERATION_NAME), attributes.get(semconv.DB_COLLECTION_NAME))
             )
         start_time, end_time = self._times(span)
-        durations.append((end_time or 0) - (start_time or 0))
+        executions.append((start_time or 0, end_time or 0))
 
     def _report(self, span: ReadableSpan, groups: _Groups, labels: _Labels) -> None:
         route = _text(spans.attribute_dict(span).get(semconv.HTTP_ROUTE))
-        for key, durations in list(groups.items()):
-            count, duration_ns = len(durations), sum(durations)
-            if count < self._min_count or duration_ns < self._min_duration_ns:
+        root_start, root_end = self._times(span)
+        root_ns = max((root_end or 0) - (root_start or 0), 1)
+        for key, executions in list(groups.items()):
+            count = len(executions)
+            if count < self._min_count:
+                continue
+            duration_ns = sum(end - start for start, end in executions)
+            share = (max(end for _, end in executions) - min(start for start, _ in executions)) / root_ns
+            if duration_ns < self._min_duration_ns and share < self._min_share:
                 continue
             fingerprint = key[1]
             operation, table = labels.get(key, (None, None))
@@ -114,8 +131,9 @@ class NPlusOneSpanProcessor(SpanProcessor):
                 semconv.DB_QUERY_FINGERPRINT: fingerprint,
                 "otelperf.db.n_plus_one.count": count,
                 "otelperf.db.n_plus_one.duration": duration_ns / 1e9,
+                "otelperf.db.n_plus_one.share": round(min(share, 1.0), 4),
             }
-            metric_attributes: dict[str, str] = {}
+            metric_attributes: dict[str, str] = {semconv.DB_QUERY_FINGERPRINT: fingerprint}
             if route:
                 metric_attributes[semconv.HTTP_ROUTE] = route
             if isinstance(operation, str):

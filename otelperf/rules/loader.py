@@ -25,6 +25,8 @@ from otelperf.semconv import DASHBOARD_UIDS
 __all__ = ["TEMPLATE_FIELDS", "load_catalog", "load_rules"]
 
 TEMPLATE_FIELDS = frozenset({"value", "worst", "worst_value", "good", "warn", "bad", "title"})
+# ``{worst_labels[<attribute of by>]}``: one attribute of the worst group (a route, a statement).
+LABEL_FIELD = "worst_labels"
 _RULE_KEYS: dict[str, type | tuple[type, ...]] = {
     "id": str,
     "category": str,
@@ -44,7 +46,7 @@ _RULE_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 _REQUIRED = ("category", "title", "measure", "unit", "thresholds", "weight", "priority", "recommendation", "why")
 _UNITS = ("s", "ratio", "per_request", "per_s", "per_hour", "score")
-_TERM_KEYS = {"metric", "field", "where", "aggregation"}
+_TERM_KEYS = {"metric", "field", "where", "aggregation", "match_on"}
 
 
 class _Errors:
@@ -166,8 +168,12 @@ def _build_rule(raw: dict[str, Any], errors: _Errors, source: str) -> Rule | Non
         errors.add(rule_id, "by", "must be a list of attribute names")
     thresholds = _thresholds(raw["thresholds"], rule_id, errors)
     measure = _measure(raw["measure"], rule_id, errors)
+    for side in ("numerator", "denominator"):
+        term = getattr(measure, side, None)
+        if term is not None and term.match_on is not None and not set(term.match_on) < set(by):
+            errors.add(rule_id, f"measure.{side}.match_on", "must name some (not all) of the attributes in by")
     for template_field in ("recommendation", "why"):
-        _check_template(raw[template_field], rule_id, template_field, errors)
+        _check_template(raw[template_field], rule_id, template_field, errors, by)
     if len(errors.messages) > before or thresholds is None or measure is None:
         return None
     return Rule(
@@ -278,6 +284,20 @@ def _apdex_t(raw: Any, rule_id: str, field: str, errors: _Errors) -> float | Non
     return float(raw)
 
 
+def _bound(raw: Any, rule_id: str, field: str, errors: _Errors) -> float | None:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
+        errors.add(rule_id, field, "required: a positive number of seconds (a bucket bound)")
+        return None
+    return float(raw)
+
+
+def _share_of(raw: Any, rule_id: str, field: str, errors: _Errors) -> str | None:
+    if raw not in ("count", "time"):
+        errors.add(rule_id, field, "must be count (of the observations) or time (of their sum)")
+        return None
+    return cast(str, raw)
+
+
 def _min_history(raw: Any, rule_id: str, field: str, errors: _Errors) -> float | None:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
         errors.add(rule_id, field, "must be a number of seconds >= 0")
@@ -290,7 +310,10 @@ def _where_raw(where: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 
 def _term_raw(term: Term) -> dict[str, Any]:
-    return {"metric": term.metric, "field": term.field, "where": dict(term.where), "aggregation": term.aggregation}
+    raw = {"metric": term.metric, "field": term.field, "where": dict(term.where), "aggregation": term.aggregation}
+    if term.match_on is not None:
+        raw["match_on"] = list(term.match_on)
+    return raw
 
 
 def _dashboard_uids() -> set[str]:
@@ -311,9 +334,21 @@ def _term(raw: Any, rule_id: str, field: str, errors: _Errors) -> Term | None:
     if aggregation not in ("sum", "avg", "max"):
         errors.add(rule_id, f"{field}.aggregation", "must be sum, avg or max")
     where = _where(raw.get("where", {}), rule_id, f"{field}.where", errors)
+    match_on = raw.get("match_on")
+    if match_on is not None and (
+        not isinstance(match_on, list) or not all(isinstance(item, str) and item for item in match_on)
+    ):
+        errors.add(rule_id, f"{field}.match_on", "must be a list of attribute names (some of by)")
+        match_on = None
     if not metric or term_field not in ("count", "sum", "rate", "gauge"):
         return None
-    return Term(metric=metric, field=term_field, where=where, aggregation=aggregation)
+    return Term(
+        metric=metric,
+        field=term_field,
+        where=where,
+        aggregation=aggregation,
+        match_on=tuple(match_on) if match_on is not None else None,
+    )
 
 
 def _metric(raw: Any, rule_id: str, field: str, errors: _Errors) -> str:
@@ -340,6 +375,12 @@ _WHERE = _Key("where", "where", _where, {}, _where_raw)
 _MEASURES: dict[str, tuple[_Key, ...]] = {
     "quantile": (_METRIC, _WHERE, _Key("quantile", "quantile", _quantile, 0.95)),
     "apdex": (_METRIC, _WHERE, _Key("t", "apdex_t", _apdex_t, 0.1)),
+    "share_above": (
+        _METRIC,
+        _WHERE,
+        _Key("bound", "bound", _bound, _NO_DEFAULT),
+        _Key("of", "share_of", _share_of, "count"),
+    ),
     "ratio": (
         _Key("numerator", "numerator", _term, _NO_DEFAULT, _term_raw),
         _Key("denominator", "denominator", _term, None, _term_raw),
@@ -356,12 +397,16 @@ _MEASURES: dict[str, tuple[_Key, ...]] = {
 """Each measure kind's keys, in the order they are checked: what the loader accepts for that kind."""
 
 
-def _check_template(text: str, rule_id: str, field: str, errors: _Errors) -> None:
+def _check_template(text: str, rule_id: str, field: str, errors: _Errors, by: list[str]) -> None:
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
     except ValueError as exc:
         errors.add(rule_id, field, f"not a valid template ({exc}); write literal braces as {{{{ }}}}")
         return
+    for name in [name for name in names if name.startswith(f"{LABEL_FIELD}[")]:
+        names.discard(name)
+        if not name.endswith("]") or name[len(LABEL_FIELD) + 1 : -1] not in by:
+            errors.add(rule_id, field, f"{{{name}}}: {LABEL_FIELD}[...] takes an attribute of by ({', '.join(by)})")
     unknown = names - TEMPLATE_FIELDS
     if unknown:
         errors.add(

@@ -1,12 +1,13 @@
 """Evaluates rules on the in-process metrics (``otelperf.local_metrics()``), without Prometheus.
 
 The same measurement definitions as ``promql``, computed the way Prometheus computes them:
-``histogram_quantile``'s interpolation inside the bucket, Apdex from the T and 4T buckets, ratios
-of rates, gauges averaged over their samples, trends as a least-squares slope (``deriv``).
-Counters and histograms are cumulative: with a ``baseline`` (the first gauge sample's copy, a few
-seconds after start) the rates cover the time since then, as Prometheus' ``rate()`` covers the time
-since its first scrape; without one, the process's lifetime. Gauges cover the samples of the window
-that ``GaugeHistory`` kept.
+``histogram_quantile``'s interpolation inside the bucket, Apdex from the T and 4T buckets, shares
+above a bucket bound, ratios of rates, gauges averaged over their samples, trends as a
+least-squares slope (``deriv``). Counters and histograms are cumulative: with a ``baseline`` (a
+copy of the points taken earlier: the first gauge sample's a few seconds after start, or the one
+that opens a report's window) the rates cover the time since then, as Prometheus' ``rate()`` covers
+the time since its first scrape; without one, the process's lifetime. Gauges cover the samples of
+the window that ``GaugeHistory`` kept.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from otelperf.pipeline.local import Snapshot
 from otelperf.rules.model import Measure, Rule, Term
 
-__all__ = ["LocalSource", "MeasureError", "bucket_quantile"]
+__all__ = ["LocalSource", "MeasureError", "bucket_quantile", "scored_value", "window_points"]
 
 Group = tuple[str, ...]
 
@@ -31,7 +32,13 @@ class MeasureError(ValueError):
 
 
 class LocalSource:
-    """Rule values from one process's metric points and gauge samples."""
+    """Rule values from one process's metric points and gauge samples.
+
+    ``snapshots``: earlier copies of the cumulative points (``GaugeHistory.cumulative_snapshots``),
+    for ``series``. The window is the last ``window_s`` seconds, or ``since`` to ``until`` (unix
+    seconds): gauge samples, exemplars and snapshots outside it are left out (the caller chooses
+    ``points`` and ``baseline`` to match: ``window_points``).
+    """
 
     def __init__(
         self,
@@ -40,17 +47,63 @@ class LocalSource:
         *,
         baseline: Sequence[dict[str, Any]] = (),
         window_s: float | None = None,
+        snapshots: Sequence[tuple[float, Sequence[dict[str, Any]]]] = (),
+        since: float | None = None,
+        until: float | None = None,
+        exemplar_points: Sequence[dict[str, Any]] | None = None,
     ) -> None:
+        # Copies of the points keep no exemplars: those come from fresh points when given.
+        self._exemplar_points = exemplar_points if exemplar_points is not None else points
         self.points = (
             [_since(point, baseline_by_key) for point in points]
             if (baseline_by_key := {_key(point): point for point in baseline})
             else list(points)
         )
-        now = time.time()
-        self.history = [sample for sample in history if window_s is None or sample[0] >= now - window_s]
+        self.since = time.time() - window_s if since is None and window_s is not None else since
+        self.until = until
+        self.history = [sample for sample in history if self._inside(sample[0])]
+        self.snapshots = [snapshot for snapshot in _opening(snapshots, self.since) if self._inside(snapshot[0], 1.0)]
+
+    def _inside(self, at: float, slack_s: float = 0.0) -> bool:
+        return (self.since is None or at >= self.since - slack_s) and (self.until is None or at <= self.until + slack_s)
 
     def describe(self) -> str:
         return "in-process metrics"
+
+    def exemplar(self, metric: str, labels: dict[str, str]) -> dict[str, Any] | None:
+        """The exemplar of the largest value among ``metric``'s series that carry ``labels``, in the
+        window or since it ended (an exemplar is the latest of its bucket: one busy after the window,
+        with requests of the same load still finishing, has forgotten the ones inside it)."""
+        best: dict[str, Any] | None = None
+        for point in self._exemplar_points:
+            if point["name"] != metric or any(str(point["attributes"].get(k)) != v for k, v in labels.items()):
+                continue
+            for exemplar in point.get("exemplars", ()):
+                if self.since is None or exemplar["time"] >= self.since:
+                    best = _larger(best, exemplar)
+        return dict(best) if best is not None else None
+
+    def series(self, rule: Rule) -> list[tuple[float, float]]:
+        """The value ``rule`` scores at each kept copy of the points, each over the stretch before it
+        (a twentieth of the charted time, or the gap between copies if longer): the chart's line."""
+        if len(self.snapshots) < 2 or rule.measure.kind == "promql":
+            return []
+        first, last = self.snapshots[0][0], self.snapshots[-1][0]
+        stretch = (last - first) / 20
+        line: list[tuple[float, float]] = []
+        for index in range(1, len(self.snapshots)):
+            at, points = self.snapshots[index]
+            opening = max(
+                (s for s in self.snapshots[:index] if s[0] <= at - stretch), default=self.snapshots[index - 1]
+            )
+            start = opening[0]
+            source = LocalSource(
+                points, [sample for sample in self.history if start < sample[0] <= at], baseline=opening[1]
+            )
+            value = scored_value(rule, source)
+            if value is not None:
+                line.append((at, value))
+        return line
 
     def evaluate(self, rule: Rule, by: tuple[str, ...]) -> dict[Group, float]:
         measure = rule.measure
@@ -64,8 +117,10 @@ class LocalSource:
             }
         if measure.kind == "apdex":
             return self._apdex(measure, by)
+        if measure.kind == "share_above":
+            return self._share_above(measure, by)
         if measure.kind == "ratio":
-            return self._ratio(measure, by)
+            return self._ratio(rule, by)
         return self._trend(measure, by)
 
     def _matching(self, metric: str, where: tuple[tuple[str, str], ...]) -> Iterable[dict[str, Any]]:
@@ -101,17 +156,48 @@ class LocalSource:
             values[group] = (satisfied + tolerating) / 2 / total
         return values
 
-    def _ratio(self, measure: Measure, by: tuple[str, ...]) -> dict[Group, float]:
+    def _share_above(self, measure: Measure, by: tuple[str, ...]) -> dict[Group, float]:
+        values: dict[Group, float] = {}
+        sums = self._sums(measure.metric, measure.where, by) if measure.share_of == "time" else {}
+        for group, (bounds, counts) in self._histograms(measure.metric, measure.where, by).items():
+            total = sum(counts)
+            above = total - _cumulative(bounds, counts, measure.bound)
+            if measure.share_of == "time":
+                if sums.get(group):
+                    values[group] = min(1.0, time_over(measure.bound, bounds, counts, sums[group]) / sums[group])
+            elif total:
+                values[group] = above / total
+        return values
+
+    def _sums(self, metric: str, where: tuple[tuple[str, str], ...], by: tuple[str, ...]) -> dict[Group, float]:
+        sums: dict[Group, float] = defaultdict(float)
+        for point in self._matching(metric, where):
+            sums[_group(point["attributes"], by)] += point["sum"]
+        return sums
+
+    def _ratio(self, rule: Rule, by: tuple[str, ...]) -> dict[Group, float]:
+        measure = rule.measure
         assert measure.numerator is not None
         numerator = self._term(measure.numerator, by)
         if measure.denominator is None:
             return numerator
-        denominator = self._term(measure.denominator, by)
+        # The positions in ``by`` the denominator is grouped by (all of them unless it has match_on).
+        match_on = measure.denominator.match_on
+        kept = [i for i, name in enumerate(by) if match_on is None or name in match_on or name not in rule.by]
+        denominator = self._term(measure.denominator, tuple(by[i] for i in kept))
         values: dict[Group, float] = {}
-        for group, below in denominator.items():
-            above = numerator.get(group, 0.0 if measure.missing_numerator_is_zero else math.nan)
+        matched: set[Group] = set()
+        for group, above in numerator.items():
+            key = tuple(group[i] for i in kept)
+            below = denominator.get(key)
             if below and not math.isnan(above):
                 values[group] = above / below
+                matched.add(key)
+        if measure.missing_numerator_is_zero:
+            for key, below in denominator.items():
+                if below and key not in matched:
+                    group = tuple(key[kept.index(i)] if i in kept else "" for i in range(len(by)))
+                    values[group] = 0.0
         return values
 
     def _term(self, term: Term, by: tuple[str, ...]) -> dict[Group, float]:
@@ -163,6 +249,50 @@ class LocalSource:
         return values
 
 
+def window_points(
+    current: Sequence[dict[str, Any]],
+    snapshots: Sequence[tuple[float, Sequence[dict[str, Any]]]],
+    first_baseline: Sequence[dict[str, Any]],
+    since: float | None,
+    until: float | None,
+) -> tuple[Sequence[dict[str, Any]], Sequence[dict[str, Any]]]:
+    """The cumulative points that close the window and those that open it: the first copy taken at
+    or after ``until`` (else ``current``), and the last one taken at or before ``since`` (else the
+    first baseline)."""
+    if until is not None:
+        after = [points for at, points in snapshots if at >= until]
+        current = after[0] if after else current
+    if since is not None:
+        before = [points for at, points in snapshots if at <= since]
+        first_baseline = before[-1] if before else first_baseline
+    return current, first_baseline
+
+
+def _larger(best: dict[str, Any] | None, exemplar: dict[str, Any]) -> dict[str, Any]:
+    return exemplar if best is None or exemplar["value"] > best["value"] else best
+
+
+def scored_value(rule: Rule, source: LocalSource) -> float | None:
+    """The value ``rule`` scores on ``source``: the aggregate, or its worst group's (``score_on: worst``)."""
+    if rule.score_on == "worst":
+        values = [value for value in source.evaluate(rule, rule.by).values() if not math.isnan(value)]
+        if not values:
+            return None
+        return min(values) if rule.thresholds.higher_is_better else max(values)
+    value = source.evaluate(rule, ()).get((), math.nan)
+    return None if math.isnan(value) else value
+
+
+def _opening(
+    snapshots: Sequence[tuple[float, Sequence[dict[str, Any]]]], since: float | None
+) -> list[tuple[float, Sequence[dict[str, Any]]]]:
+    """The copies taken since ``since``, with the last one taken before it (it opens the window)."""
+    if since is None:
+        return list(snapshots)
+    before = [snapshot for snapshot in snapshots if snapshot[0] <= since]
+    return before[-1:] + [snapshot for snapshot in snapshots if snapshot[0] > since]
+
+
 def bucket_quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) -> float:
     """Prometheus' ``histogram_quantile`` for one classic histogram (``counts`` per bucket, the
     last one for +Inf): linear interpolation inside the bucket holding the rank."""
@@ -185,6 +315,17 @@ def bucket_quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) 
         in_bucket -= cumulative[index - 1]
         rank -= cumulative[index - 1]
     return start + (end - start) * (rank / in_bucket)
+
+
+def time_over(bound: float, bounds: Sequence[float], counts: Sequence[int], spent: float) -> float:
+    """A lower bound of the time the observations over ``bound`` (a bucket bound) took, of ``spent``
+    in all: the larger of their count times ``bound``, and ``spent`` less the most the others can
+    have taken (each at its bucket's upper bound). The first holds when the others are many and
+    slow-ish, the second when they are fast and the slow ones far over the bound (a 5 s statement
+    counts 5 s, not 0.5 s)."""
+    above = sum(counts) - _cumulative(bounds, counts, bound)
+    most = sum(count * upper for upper, count in zip(bounds, counts, strict=False) if upper <= bound * (1 + 1e-9))
+    return max(above * bound, spent - most, 0.0)
 
 
 def _cumulative(bounds: Sequence[float], counts: Sequence[int], le: float) -> int:

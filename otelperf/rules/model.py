@@ -1,7 +1,8 @@
 """What a rule is: the measurement it takes, how the value scores, and what to tell the user.
 
-A rule describes its measurement structurally (``Measure``): a histogram quantile, an Apdex, a
-ratio of rates or gauges, or a gauge's trend. ``promql`` turns that into the PromQL the Prometheus
+A rule describes its measurement structurally (``Measure``): a histogram quantile, an Apdex, the
+share of a histogram's observations above a bucket bound, a ratio of rates or gauges, or a gauge's
+trend. ``promql`` turns that into the PromQL the Prometheus
 report and the exported recording rules evaluate; ``local`` evaluates the same definition on the
 in-process metrics. One definition, two evaluators, so the two reports agree by construction.
 A user rule may instead give raw PromQL (``kind: promql``); it is then Prometheus-only.
@@ -21,7 +22,7 @@ CATEGORIES: tuple[str, ...] = (
     "worker_pools",
     "runtime",
 )
-MeasureKind = Literal["quantile", "apdex", "ratio", "trend", "promql"]
+MeasureKind = Literal["quantile", "apdex", "share_above", "ratio", "trend", "promql"]
 TermField = Literal["count", "sum", "rate", "gauge"]
 Aggregation = Literal["sum", "avg", "max"]
 ScoreOn = Literal["all", "worst"]
@@ -37,13 +38,17 @@ class Term:
     """One side of a ratio: a metric, which of its series, and how it is read over the window.
 
     ``count``/``sum``: a histogram's ``_count``/``_sum`` as a rate; ``rate``: a counter's rate;
-    ``gauge``: a gauge's (or up-down counter's) average over the window.
+    ``gauge``: a gauge's (or up-down counter's) average over the window. ``match_on``: when this
+    term's metric carries only some of the rule's ``by`` attributes (a request count per route,
+    under N+1 counts per route and statement), those it carries; each group of the other term is
+    divided by the group of this one that has the same values for them.
     """
 
     metric: str
     field: TermField
     where: tuple[tuple[str, str], ...] = ()
     aggregation: Aggregation = "sum"
+    match_on: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Measure:
     where: tuple[tuple[str, str], ...] = ()
     quantile: float = 0.95
     apdex_t: float = 0.1
+    bound: float = 0.0  # share_above: the bucket bound (seconds) observations are counted above
+    share_of: Literal["count", "time"] = "count"  # share_above: of the observations, or of their sum
     numerator: Term | None = None
     denominator: Term | None = None
     missing_numerator_is_zero: bool = False

@@ -8,6 +8,7 @@ dividing, as Prometheus' recording-rule guidance asks (numerators and denominato
 
 from __future__ import annotations
 
+from otelperf import semconv
 from otelperf.rules._names import PROMETHEUS_NAMES, label
 from otelperf.rules.model import Measure, Rule, Term
 
@@ -26,16 +27,29 @@ def render(rule: Rule, *, selector: str, window: str, group: tuple[str, ...]) ->
         return f"histogram_quantile({measure.quantile}, sum by ({buckets}) (rate({metric}[{window}])))"
     if measure.kind == "apdex":
         return _apdex(measure, selector, window, by)
+    if measure.kind == "share_above":
+        return _share_above(measure, selector, window, by)
     if measure.kind == "ratio":
         assert measure.numerator is not None
-        numerator = _term(measure.numerator, selector, window, by)
+        numerator = _term(measure.numerator, selector, window, _term_group(rule, measure.numerator, group))
         if measure.denominator is None:
             return numerator
-        denominator = _term(measure.denominator, selector, window, by)
+        below = _term_group(rule, measure.denominator, group)
+        denominator = _term(measure.denominator, selector, window, below)
         if measure.missing_numerator_is_zero:
             numerator = f"({numerator} or {denominator} * 0)"
+        if below != by:  # the denominator has fewer labels: one of it serves many numerator groups
+            return f"{numerator} / on ({below}) group_left {denominator}"
         return f"{numerator} / {denominator}"
     return _trend(measure, selector, window, by)
+
+
+def _term_group(rule: Rule, term: Term, group: tuple[str, ...]) -> str:
+    """The labels ``term`` is summed by: ``group``, less the rule's ``by`` labels it does not carry."""
+    if term.match_on is None:
+        return ", ".join(group)
+    dropped = {label(attribute) for attribute in rule.by} - {label(attribute) for attribute in term.match_on}
+    return ", ".join(name for name in group if name not in dropped)
 
 
 def render_overall(rule: Rule, *, selector: str, window: str, group: tuple[str, ...]) -> str:
@@ -61,6 +75,33 @@ def _apdex(measure: Measure, selector: str, window: str, by: str) -> str:
         f"(sum by ({by}) (rate({satisfied}[{window}])) + sum by ({by}) (rate({tolerating}[{window}]))) "
         f"/ 2 / sum by ({by}) (rate({total}[{window}]))"
     )
+
+
+def _share_above(measure: Measure, selector: str, window: str, by: str) -> str:
+    """Observations over the bound, as a share of all of them or (``of: time``) of their sum.
+
+    The time over the bound is not in a histogram; ``local.time_over`` explains the lower bound
+    used, the larger of two: the observations over the bound each counted at the bound, and the
+    sum less the most the others can have taken (each at its bucket's upper bound)."""
+
+    def rate(suffix: str, le: str = "") -> str:
+        return f"sum by ({by}) (rate({_series(measure.metric, suffix, selector, measure.where, le=le)}[{window}]))"
+
+    above = f"({rate('_count')} - {rate('_bucket', le_value(measure.bound))})"
+    if measure.share_of == "count":
+        return f"{above} / {rate('_count')}"
+    spent = rate("_sum")
+    counted = f"{above} * {measure.bound:g}"
+    bounds = [b for b in semconv.INSTRUMENTS[measure.metric].buckets if b <= measure.bound * (1 + 1e-9)]
+    if not bounds:
+        return f"{counted} / {spent}"
+    # The most the observations up to the bound can have taken: each at its bucket's upper bound,
+    # from the cumulative buckets: u_k C_k - sum over b < k of (u_b+1 - u_b) C_b.
+    most = f"{bounds[-1]:g} * {rate('_bucket', le_value(bounds[-1]))}"
+    for lower, upper in zip(reversed(bounds[:-1]), reversed(bounds[1:]), strict=True):
+        most += f" - {upper - lower:g} * {rate('_bucket', le_value(lower))}"
+    rest = f"({spent} - ({most}))"
+    return f"(({rest} >= {counted}) or {counted}) / {spent}"
 
 
 def _trend(measure: Measure, selector: str, window: str, by: str) -> str:

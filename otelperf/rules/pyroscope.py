@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-import httpx
-
 __all__ = ["CPU_PROFILE", "PyroscopeProfiles", "self_time_by_function"]
 
 CPU_PROFILE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
@@ -20,9 +18,27 @@ _TOP = 5
 
 
 class PyroscopeProfiles:
-    def __init__(self, url: str, *, window: str = "15m", timeout_s: float = 10.0) -> None:
+    """Top functions from a Pyroscope server (or ``otelperf.profiling.receiver``), over the last
+    ``window`` or, with ``since`` / ``until`` (unix seconds), over that stretch."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        window: str = "15m",
+        timeout_s: float = 10.0,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> None:
+        import httpx  # with the source, not the module: the rules package needs no HTTP client
+
         self.url = url.rstrip("/")
         self.window = window
+        self.range = (
+            (str(int(since)), str(int(until + 1)) if until is not None else "now")
+            if since is not None
+            else (f"now-{window}", "now")
+        )
         self._client = httpx.Client(timeout=timeout_s)
 
     def query_for(self, service: str, route: str | None) -> str:
@@ -37,7 +53,7 @@ class PyroscopeProfiles:
         query = self.query_for(service, route)
         response = self._client.get(
             f"{self.url}/pyroscope/render",
-            params={"query": query, "from": f"now-{self.window}", "until": "now", "format": "json"},
+            params={"query": query, "from": self.range[0], "until": self.range[1], "format": "json"},
         )
         response.raise_for_status()
         flamebearer = response.json().get("flamebearer", {})

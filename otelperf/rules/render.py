@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from otelperf.rules.model import CATEGORIES, Rule
-from otelperf.rules.report import Report, format_value
+from otelperf.rules.report import Report, RuleResult, format_value
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,13 +34,16 @@ def print_table(report: Report, console: Console) -> None:
         )
     console.print(categories)
     rules = Table(title="Rules", title_justify="left")
-    for column in ("rule", "value", "score", "status"):
+    for column in ("rule", "value", "score", "status", *(("vs baseline",) if report.baseline else ())):
         rules.add_column(column)
     for result in report.rules:
         style = _STYLE.get(result.status, "")
         shown = "-" if result.score is None else f"{result.score:.0f}"
-        rules.add_row(result.id, result.value_text, shown, f"[{style}]{result.status}[/{style}]")
+        row = [result.id, result.value_text, shown, f"[{style}]{result.status}[/{style}]"]
+        rules.add_row(*row, *((_versus(result),) if report.baseline else ()))
     console.print(rules)
+    if report.baseline:
+        console.print(_baseline_line(report))
     ranked = report.ranked()
     if not ranked:
         console.print("[green]No recommendations: every rule with data is within its targets.[/green]")
@@ -54,9 +57,43 @@ def print_table(report: Report, console: Console) -> None:
             str(rank),
             f"[{style}]{result.id}[/{style}]",
             f"+{result.estimated_gain:.1f}",
-            result.recommendation or "",
+            _with_evidence(result),
         )
     console.print(recommendations)
+
+
+def _with_evidence(result: RuleResult) -> str:
+    """The recommendation, and the exemplar trace that shows one case of it."""
+    text = result.recommendation or ""
+    exemplar = result.evidence.get("exemplar")
+    if exemplar:
+        value = float(exemplar.get("value", 0.0))
+        metric = str(exemplar.get("metric", ""))
+        seen = f"{value:g}"
+        if metric.endswith(("duration", "wait", "lag")):
+            seen = f"{value * 1e6:.0f} µs" if value < 0.001 else f"{value * 1000:.1f} ms"
+        text += f" Exemplar trace: {exemplar['trace_id']} ({metric} {seen})."
+    return text
+
+
+def _versus(result: RuleResult) -> str:
+    regression = result.regression
+    if not regression:
+        return ""
+    mark = " REGRESSED" if regression["regressed"] else ""
+    return f"{regression['before']:.0f} -> {regression['after']:.0f} ({regression['delta']:+.1f}){mark}"
+
+
+def _baseline_line(report: Report) -> str:
+    baseline = report.baseline or {}
+    regressions = baseline.get("regressions", [])
+    against = f"against the baseline of {baseline.get('generated_at')} (score {baseline.get('score')})"
+    if not regressions:
+        return f"No rule got worse {against} by more than {baseline.get('tolerance'):g} points."
+    return (
+        f"{len(regressions)} rule(s) got worse {against} by more than {baseline.get('tolerance'):g} points: "
+        + ", ".join(regressions)
+    )
 
 
 def to_markdown(report: Report) -> str:
@@ -64,14 +101,22 @@ def to_markdown(report: Report) -> str:
     for name, entry in report.categories.items():
         shown = "insufficient data" if entry["score"] is None else f"{entry['score']:.1f}"
         lines.append(f"| {name} | {shown} | {entry['grade'] or '-'} |")
-    lines += ["", "| rule | value | score | status |", "|---|---:|---:|---|"]
+    versus = bool(report.baseline)
+    lines += [
+        "",
+        "| rule | value | score | status |" + (" vs baseline |" if versus else ""),
+        "|---|---:|---:|---|" + ("---|" if versus else ""),
+    ]
     for result in report.rules:
         shown = "-" if result.score is None else f"{result.score:.0f}"
-        lines.append(f"| `{result.id}` | {result.value_text} | {shown} | {result.status} |")
+        extra = f" {_versus(result)} |" if versus else ""
+        lines.append(f"| `{result.id}` | {result.value_text} | {shown} | {result.status} |{extra}")
+    if versus:
+        lines += ["", _baseline_line(report)]
     lines += ["", "### Recommendations", ""]
     ranked = report.ranked()
     lines += [
-        f"{rank}. **{result.id}** ({result.status}, +{result.estimated_gain:.1f} points): {result.recommendation}"
+        f"{rank}. **{result.id}** ({result.status}, +{result.estimated_gain:.1f} points): {_with_evidence(result)}"
         for rank, result in enumerate(ranked, 1)
     ] or ["None: every rule with data is within its targets."]
     return "\n".join(lines) + "\n"

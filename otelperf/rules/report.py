@@ -2,24 +2,32 @@
 
 The report (JSON schema ``otelperf.report/v1``, documented in ``docs/rules.md``) holds the overall
 score and grade, a score per category, every rule's value, status and evidence, and the ranked
-recommendations. Ranking: ``bad`` before ``warn``; then the rule's priority (causes such as an
-N+1 pattern or a blocked event loop come before symptoms such as p95 latency); then the estimated
-gain in overall score if the rule were fixed; then how far past ``bad`` the value is.
+recommendations. Ranking: the rule's priority first, so that a cause (an N+1 pattern, a blocked
+event loop: priority 1) comes before the symptoms it produces (p95 latency: priority 3) whatever
+their statuses; then ``bad`` before ``warn``; then the estimated gain in overall score if the rule
+were fixed; then how far past ``bad`` the value is.
+
+Evidence, besides the value: the worst group of the rule's ``by`` attributes (a route, a statement,
+a cache, a pool), an exemplar (the trace of one slow observation there) where the source has one,
+the route's top self-time functions where a profile source is given, and, with ``charts``, the
+rule's value over the window for each recommendation.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from otelperf.rules.local import MeasureError
 from otelperf.rules.model import CATEGORIES, Rule
 from otelperf.rules.prometheus import QueryError
 from otelperf.rules.scoring import grade, overall_score, score, status, weighted_mean
 
-__all__ = ["SCHEMA", "Report", "RuleResult", "Source", "build_report", "format_value"]
+__all__ = ["SCHEMA", "Report", "RuleResult", "Source", "build_report", "format_unit", "format_value"]
 
 SCHEMA = "otelperf.report/v1"
 _SEVERITY = {"bad": 2, "warn": 1}
@@ -31,8 +39,21 @@ class Source(Protocol):
     def evaluate(self, rule: Rule, by: tuple[str, ...]) -> dict[tuple[str, ...], float]: ...
 
 
+@runtime_checkable
+class EvidenceSource(Protocol):
+    """What a source may offer beyond values: exemplars and the rule's value over time."""
+
+    def exemplar(self, metric: str, labels: dict[str, str]) -> dict[str, Any] | None: ...
+    def series(self, rule: Rule) -> list[tuple[float, float]]: ...
+
+
 class ProfileLookup(Protocol):
     def top_functions(self, service: str, route: str | None) -> tuple[str, list[tuple[str, float]]]: ...
+
+
+# The histogram whose exemplars stand for a rule's observations, when its measure is not one.
+_REQUEST_METRIC = "http.server.request.duration"
+_HISTOGRAM_KINDS = ("quantile", "apdex", "share_above")
 
 
 @dataclass
@@ -55,6 +76,8 @@ class RuleResult:
     links: dict[str, str] = field(default_factory=dict)
     top_functions: list[dict[str, Any]] = field(default_factory=list)
     detail: str = ""
+    series: list[list[float]] = field(default_factory=list)  # [[unix time, value], ...] with charts
+    regression: dict[str, Any] | None = None  # with a baseline: {"score", "value", "delta", "regressed"}
 
 
 @dataclass
@@ -67,6 +90,10 @@ class Report:
     categories: dict[str, dict[str, Any]]
     rules: list[RuleResult]
     recommendations: list[str]
+    # Each route's top self-time functions: {"source", "query", "routes": {route: [{function, self_share}]}}.
+    profiles: dict[str, Any] = field(default_factory=dict)
+    # Against a baseline report: {"generated_at", "score", "tolerance", "regressions": [rule ids]}.
+    baseline: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": SCHEMA, **asdict(self)}
@@ -92,8 +119,14 @@ def build_report(
     service: str,
     profiles: ProfileLookup | None = None,
     grafana_url: str = "",
+    pyroscope_url: str = "",
+    charts: bool = False,
 ) -> Report:
-    results = [_evaluate(rule, source, service, grafana_url) for rule in rules]
+    """Evaluate ``rules`` on ``source``. ``profiles``: where top functions come from;
+    ``grafana_url`` / ``pyroscope_url``: bases of the links; ``charts``: each recommendation's
+    value over the window (a query per point for Prometheus, the kept copies in-process)."""
+    routes: set[str] = set()
+    results = [_evaluate(rule, source, service, grafana_url, routes) for rule in rules]
     scored = [(result.score, result.weight) for result in results if result.score is not None]
     overall = overall_score(scored)
     total_weight = sum(weight for _, weight in scored)
@@ -102,12 +135,28 @@ def build_report(
             result.estimated_gain = round((100.0 - result.score) * result.weight / total_weight, 1)
     ranked = sorted(
         (result for result in results if result.status in _SEVERITY),
-        key=lambda r: (-_SEVERITY[r.status], r.priority, -r.estimated_gain, -_overshoot(r), r.id),
+        key=lambda r: (r.priority, -_SEVERITY[r.status], -r.estimated_gain, -_overshoot(r), r.id),
     )
+    by_id = {rule.id: rule for rule in rules}
+    if isinstance(source, EvidenceSource):
+        for result in ranked:
+            _attach_exemplar(result, by_id[result.id], source, grafana_url)
+            if charts:
+                _attach_series(result, by_id[result.id], source)
+    profile_section: dict[str, Any] = {}
     if profiles is not None:
-        for result, rule in ((result, next(r for r in rules if r.id == result.id)) for result in ranked):
-            if rule.profile_link:
-                _attach_profile(result, rule, service, profiles)
+        profile_section = _route_profiles(service, sorted(routes), profiles, grafana_url, pyroscope_url)
+        for result in ranked:
+            if by_id[result.id].profile_link:
+                _attach_profile(
+                    result,
+                    by_id[result.id],
+                    service,
+                    profiles,
+                    section=profile_section,
+                    grafana_url=grafana_url,
+                    pyroscope_url=pyroscope_url,
+                )
     categories: dict[str, dict[str, Any]] = {}
     for category in CATEGORIES:
         members = [result for result in results if result.category == category]
@@ -129,10 +178,11 @@ def build_report(
         categories=categories,
         rules=results,
         recommendations=[result.id for result in ranked],
+        profiles=profile_section,
     )
 
 
-def _evaluate(rule: Rule, source: Source, service: str, grafana_url: str) -> RuleResult:
+def _evaluate(rule: Rule, source: Source, service: str, grafana_url: str, routes: set[str]) -> RuleResult:
     result = RuleResult(
         id=rule.id,
         category=rule.category,
@@ -153,6 +203,9 @@ def _evaluate(rule: Rule, source: Source, service: str, grafana_url: str) -> Rul
     except (MeasureError, QueryError) as exc:
         result.status, result.value_text, result.detail = "error", "error", str(exc)
         return result
+    if "http.route" in rule.by:
+        position = rule.by.index("http.route")
+        routes.update(group[position] for group in groups if group[position])
     worse_first = sorted(groups.items(), key=lambda item: item[1], reverse=not rule.thresholds.higher_is_better)
     result.breakdown = [
         {
@@ -172,11 +225,18 @@ def _evaluate(rule: Rule, source: Source, service: str, grafana_url: str) -> Rul
     result.status = status(value, rule.thresholds)
     worst_text = " ".join(part for part in worse_first[0][0] if part) if worse_first else "the service"
     worst_value = format_value(rule, worse_first[0][1]) if worse_first else result.value_text
-    result.evidence = {"value": result.value, "worst": worst_text or "(unlabelled)", "worst_value": worst_value}
+    labels = dict(zip(rule.by, worse_first[0][0], strict=True)) if worse_first else {}
+    result.evidence = {
+        "value": result.value,
+        "worst": worst_text or "(unlabelled)",
+        "worst_value": worst_value,
+        "labels": labels,
+    }
     if result.status in _SEVERITY:
         result.recommendation = rule.recommendation.format(
             value=result.value_text,
             worst=result.evidence["worst"],
+            worst_labels={attribute: value or "(none)" for attribute, value in labels.items()},
             worst_value=worst_value,
             good=format_value(rule, rule.thresholds.good),
             warn=format_value(rule, rule.thresholds.warn),
@@ -195,18 +255,134 @@ def _overshoot(result: RuleResult) -> float:
     return (result.value - bad) / (bad - warn)
 
 
-def _attach_profile(result: RuleResult, rule: Rule, service: str, profiles: ProfileLookup) -> None:
-    route = result.evidence.get("worst") if "http.route" in rule.by else None
+def _attach_profile(
+    result: RuleResult,
+    rule: Rule,
+    service: str,
+    profiles: ProfileLookup,
+    *,
+    section: dict[str, Any],
+    grafana_url: str,
+    pyroscope_url: str,
+) -> None:
+    route = result.evidence.get("labels", {}).get("http.route") if "http.route" in rule.by else None
     try:
         query, functions = profiles.top_functions(service, route)
     except Exception as exc:  # noqa: BLE001 - a profile lookup never spoils the report
-        result.detail = f"Pyroscope lookup failed: {exc}"
+        result.detail = f"profile lookup failed: {type(exc).__name__}: {exc}"
         return
-    result.links["profile_query"] = query
-    result.top_functions = [{"function": name, "self_share": round(share, 4)} for name, share in functions]
+    result.links.update(_profile_links(query, grafana_url, pyroscope_url))
+    routes = section.get("routes", {})
+    result.top_functions = [
+        {"function": name, "self_share": round(share, 4), "route": _busiest_route(name, routes)}
+        for name, share in functions
+    ]
     if functions and result.recommendation:
-        named = ", ".join(f"{name} ({share:.0%} of self time)" for name, share in functions[:3])
+        named = ", ".join(_function_text(entry, with_route=route is None) for entry in result.top_functions[:3])
         result.recommendation += f" Top self-time functions there: {named}."
+
+
+def _function_text(entry: dict[str, Any], *, with_route: bool) -> str:
+    where = f", in {entry['route']}" if with_route and entry.get("route") else ""
+    return f"{entry['function']} ({entry['self_share']:.0%} of self time{where})"
+
+
+def _route_profiles(
+    service: str, routes: list[str], profiles: ProfileLookup, grafana_url: str, pyroscope_url: str
+) -> dict[str, Any]:
+    """Each route's top self-time functions; a failed lookup leaves the route out (and says why)."""
+    section: dict[str, Any] = {"routes": {}, "queries": {}, "links": {}}
+    for route in routes:
+        try:
+            query, functions = profiles.top_functions(service, route)
+        except Exception as exc:  # noqa: BLE001 - a profile lookup never spoils the report
+            section["error"] = f"{type(exc).__name__}: {exc}"
+            continue
+        section["queries"][route] = query
+        section["links"][route] = _profile_links(query, grafana_url, pyroscope_url)
+        if functions:
+            section["routes"][route] = [{"function": name, "self_share": round(share, 4)} for name, share in functions]
+    return section
+
+
+def _busiest_route(function: str, routes: dict[str, list[dict[str, Any]]]) -> str:
+    """The route in whose profile ``function`` has the largest self-time share ("" if none has it)."""
+    shares = [
+        (entry["self_share"], route)
+        for route, entries in routes.items()
+        for entry in entries
+        if entry["function"] == function
+    ]
+    return max(shares)[1] if shares else ""
+
+
+def _attach_exemplar(result: RuleResult, rule: Rule, source: EvidenceSource, grafana_url: str) -> None:
+    """The trace of the slowest observation of the worst group, from the rule's histogram (or, for a
+    rule by route on another metric, from the route's request durations)."""
+    labels: dict[str, str] = result.evidence.get("labels", {})
+    measure = rule.measure
+    if measure.kind in _HISTOGRAM_KINDS:
+        metric, wanted = measure.metric, labels
+    elif measure.numerator is not None and measure.numerator.field in ("count", "sum"):
+        metric, wanted = measure.numerator.metric, labels
+    elif "http.route" in labels:
+        metric, wanted = _REQUEST_METRIC, {"http.route": labels["http.route"]}
+    else:
+        return
+    try:
+        exemplar = source.exemplar(metric, {key: value for key, value in wanted.items() if value})
+    except Exception as exc:  # noqa: BLE001 - evidence never spoils the report
+        result.detail = result.detail or f"exemplar lookup failed: {type(exc).__name__}: {exc}"
+        return
+    if exemplar is None:
+        return
+    result.evidence["exemplar"] = {**exemplar, "metric": metric}
+    if grafana_url:
+        result.links["trace"] = _explore(
+            grafana_url,
+            {"refId": "A", "datasource": {"type": "tempo", "uid": "tempo"}, "queryType": "traceql"}
+            | {"query": exemplar["trace_id"]},
+        )
+
+
+def _attach_series(result: RuleResult, rule: Rule, source: EvidenceSource) -> None:
+    try:
+        points = source.series(rule)
+    except Exception as exc:  # noqa: BLE001 - a chart never spoils the report
+        result.detail = result.detail or f"chart query failed: {type(exc).__name__}: {exc}"
+        return
+    result.series = [[round(at, 3), _round(value, 6) or 0.0] for at, value in points if math.isfinite(value)]
+
+
+def _profile_links(query: str, grafana_url: str, pyroscope_url: str) -> dict[str, str]:
+    links = {"profile_query": query}
+    if pyroscope_url:
+        links["profile"] = f"{pyroscope_url.rstrip('/')}/?query={quote(query)}"
+    if grafana_url:
+        selector = query[query.index("{") :] if "{" in query else "{}"
+        links["profile_grafana"] = _explore(
+            grafana_url,
+            {
+                "refId": "A",
+                "datasource": {"type": "grafana-pyroscope-datasource", "uid": "pyroscope"},
+                "queryType": "profile",
+                "profileTypeId": query.split("{", 1)[0],
+                "labelSelector": selector,
+            },
+        )
+    return links
+
+
+def _explore(grafana_url: str, query: dict[str, Any]) -> str:
+    """A Grafana Explore link running ``query`` over the last hour."""
+    panes = {
+        "otelperf": {
+            "datasource": query["datasource"]["uid"],
+            "queries": [query],
+            "range": {"from": "now-1h", "to": "now"},
+        }
+    }
+    return f"{grafana_url.rstrip('/')}/explore?schemaVersion=1&panes={quote(json.dumps(panes, separators=(',', ':')))}"
 
 
 def _links(rule: Rule, service: str, grafana_url: str) -> dict[str, str]:
@@ -216,15 +392,17 @@ def _links(rule: Rule, service: str, grafana_url: str) -> dict[str, str]:
 
 
 def format_value(rule: Rule, value: float) -> str:
-    unit = rule.unit
+    return format_unit(rule.unit, value, relative=rule.measure.kind == "trend" and rule.measure.relative)
+
+
+def format_unit(unit: str, value: float, *, relative: bool = False) -> str:
+    """``value`` as the report writes a value of ``unit`` (``relative``: a per-hour trend in %)."""
     if unit == "s":
         return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
     if unit == "ratio":
         return f"{value * 100:.1f} %" if abs(value) >= 0.001 or value == 0 else f"{value * 100:.3f} %"
     if unit == "per_hour":
-        return (
-            f"{value * 100:+.1f} %/h" if rule.measure.kind == "trend" and rule.measure.relative else f"{value:+.1f}/h"
-        )
+        return f"{value * 100:+.1f} %/h" if relative else f"{value:+.1f}/h"
     if unit == "per_s":
         return f"{value:.2f}/s"
     return f"{value:.2f}" if unit == "score" else f"{value:.3f}"

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis
 
+from tests.e2e.demo_runs import DemoRun, run_demo
 from tests.e2e.rig import REPO, App, Collector, collector_binary, free_port, wait_until
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -210,3 +211,9 @@ def prometheus_stack(tmp_path_factory: pytest.TempPathFactory, collector_bin: st
     for process in processes:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def all_problems(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``otelperf demo`` as a newcomer runs it: every problem planted (the scenario and browser tests)."""
+    return run_demo(tmp_path_factory.mktemp("demo-all"))

@@ -325,12 +325,6 @@ def uvicorn(*args: str) -> list[str]:
     return [str(BIN / "uvicorn"), *args]
 
 
-# The demo's N+1 runs on SQLite, which answers 20 lookups in well under the detector's 50 ms total,
-# and how far under depends on the machine (under 5 ms in 97 % of requests on a fast one): with this
-# floor the repetition count alone decides.
-N_PLUS_ONE_BY_COUNT = {"OTELPERF_N_PLUS_ONE_MIN_DURATION": "0.000001"}
-
-
 def launch_demo(tmp_path: Path, service: str, endpoint: str, **env: str) -> App:
     """The demo service (``otelperf.demo.app``) under otelperf, on its own SQLite file, ready."""
     port = free_port()

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from otelperf.profiling.receiver import ProfileReceiver, Sample
 from otelperf.rules import Rule, build_report, load_rules
 from otelperf.rules.pyroscope import PyroscopeProfiles
-from tests.e2e.pyroscope_fake import FakePyroscope, Sample
 from tests.e2e.rig import APPS, BIN, App, Collector, exporting_pids, free_port, launch, uvicorn, wait_until
 
 ROUTES = {"hot_alpha": "GET /alpha", "hot_beta": "GET /beta", "hot_gamma": "GET /gamma", "hot_delta": "GET /delta"}
@@ -30,15 +30,15 @@ StartApp = Callable[..., App]
 
 
 @pytest.fixture
-def pyroscope_server() -> Iterator[FakePyroscope]:
-    server = FakePyroscope().start()
+def pyroscope_server() -> Iterator[ProfileReceiver]:
+    server = ProfileReceiver().start()
     yield server
     server.stop()
 
 
 @pytest.fixture
 def start_profiled_app(
-    tmp_path: Path, collector: Collector, pyroscope_server: FakePyroscope, launched_apps: list[App]
+    tmp_path: Path, collector: Collector, pyroscope_server: ProfileReceiver, launched_apps: list[App]
 ) -> Iterator[StartApp]:
     apps = launched_apps
 
@@ -99,7 +99,7 @@ def attribution(samples: list[Sample]) -> dict[str, tuple[float, float, int]]:
 
 
 def test_samples_are_attributed_to_their_own_route_and_linked_to_spans(
-    start_profiled_app: StartApp, pyroscope_server: FakePyroscope, collector: Collector
+    start_profiled_app: StartApp, pyroscope_server: ProfileReceiver, collector: Collector
 ) -> None:
     service = f"profiled-{uuid.uuid4().hex[:8]}"
     app = start_profiled_app(service)
@@ -147,7 +147,7 @@ def test_samples_are_attributed_to_their_own_route_and_linked_to_spans(
 
 
 def test_stack_sampler_attributes_by_route_frame_and_offers_no_span_link(
-    start_profiled_app: StartApp, pyroscope_server: FakePyroscope, collector: Collector
+    start_profiled_app: StartApp, pyroscope_server: ProfileReceiver, collector: Collector
 ) -> None:
     """``OTELPERF_PROFILING_SAMPLER=stack``: pyroscope-io's in-process sampler applies no thread
     tags, so routes are attributed by their frames alone and roots carry no profile id."""
@@ -176,7 +176,7 @@ def test_stack_sampler_attributes_by_route_frame_and_offers_no_span_link(
 
 @pytest.mark.parametrize("server", ["uvicorn", "gunicorn", "gunicorn-preload", "gunicorn-preload, stack sampler"])
 def test_every_worker_profiles_and_the_master_does_not(
-    start_profiled_app: StartApp, pyroscope_server: FakePyroscope, collector: Collector, server: str
+    start_profiled_app: StartApp, pyroscope_server: ProfileReceiver, collector: Collector, server: str
 ) -> None:
     service = f"profiled-workers-{uuid.uuid4().hex[:8]}"
     port = free_port()
@@ -290,7 +290,7 @@ class _SlowEpsilon:
 
 
 def test_slow_route_recommendation_names_its_top_functions_from_pyroscope(
-    start_profiled_app: StartApp, pyroscope_server: FakePyroscope
+    start_profiled_app: StartApp, pyroscope_server: ProfileReceiver
 ) -> None:
     service = f"profiled-report-{uuid.uuid4().hex[:8]}"
     app = start_profiled_app(service)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.pyroscope_fake import FakePyroscope
+from otelperf.profiling.receiver import ProfileReceiver
 from tests.e2e.rig import BIN, App, Collector, exporting_pids, free_port, launch, wait_until
 
 SERVER = 2  # OTLP span kind
@@ -25,13 +25,13 @@ MODES = ["uvicorn-workers", "gunicorn-preload", "gunicorn"]
 
 
 @pytest.fixture
-def pyroscope_server() -> Iterator[FakePyroscope]:
-    server = FakePyroscope().start()
+def pyroscope_server() -> Iterator[ProfileReceiver]:
+    server = ProfileReceiver().start()
     yield server
     server.stop()
 
 
-def _start(tmp_path: Path, collector: Collector, pyroscope: FakePyroscope, mode: str, service: str) -> App:
+def _start(tmp_path: Path, collector: Collector, pyroscope: ProfileReceiver, mode: str, service: str) -> App:
     port = free_port()
     env = {
         "OTEL_SERVICE_NAME": service,
@@ -47,7 +47,7 @@ def _start(tmp_path: Path, collector: Collector, pyroscope: FakePyroscope, mode:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_each_serving_process_exports_every_signal_as_itself(
-    tmp_path: Path, collector: Collector, pyroscope_server: FakePyroscope, launched_apps: list[App], mode: str
+    tmp_path: Path, collector: Collector, pyroscope_server: ProfileReceiver, launched_apps: list[App], mode: str
 ) -> None:
     service = f"served-{mode}-{uuid.uuid4().hex[:8]}"
     app = _start(tmp_path, collector, pyroscope_server, mode, service)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from otelperf.profiling.receiver import ProfileReceiver
 from tests.e2e.apps.probe_app import (
     SECRET_BEARER,
     SECRET_COOKIE_IN,
@@ -24,7 +25,6 @@ from tests.e2e.apps.probe_app import (
     SECRET_QUERY,
     SECRET_VALUE,
 )
-from tests.e2e.pyroscope_fake import FakePyroscope
 from tests.e2e.rig import App, Collector, free_port, launch, uvicorn, wait_until
 
 SECRET_DB_PASSWORD = "pg-passw0rd-s3cr3t"  # PostgreSQL trusts loopback here, so any password connects
@@ -34,7 +34,7 @@ SECRET_OTLP_HEADER = "otlp-header-s3cr3t"
 def test_no_secret_reaches_the_collector_or_the_profile_endpoint(
     tmp_path: Path, collector: Collector, redis_url: str, postgres_url: str, launched_apps: list[App]
 ) -> None:
-    pyroscope = FakePyroscope().start()
+    pyroscope = ProfileReceiver().start()
     service = "security-probe"
     port = free_port()
     database_url = postgres_url.replace("postgres@", f"postgres:{SECRET_DB_PASSWORD}@")
@@ -141,7 +141,7 @@ def _address(hex_address: str, width: int) -> str:
 def test_otelperf_opens_no_listening_socket_of_its_own(
     tmp_path: Path, collector: Collector, redis_url: str, launched_apps: list[App]
 ) -> None:
-    pyroscope = FakePyroscope().start()
+    pyroscope = ProfileReceiver().start()
     port = free_port()
     try:
         app = launch(

@@ -11,7 +11,7 @@ import pytest
 
 from otelperf.rules import build_report, load_catalog, load_rules
 from otelperf.rules._names import PROMETHEUS_NAMES
-from otelperf.rules.local import LocalSource, bucket_quantile
+from otelperf.rules.local import LocalSource, bucket_quantile, time_over
 from otelperf.rules.model import CATEGORIES, Rule, RuleError, Thresholds
 from otelperf.rules.prometheus import PrometheusSource, SourceUnavailable
 from otelperf.rules.pyroscope import self_time_by_function
@@ -23,9 +23,11 @@ BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.4, 0.5, 0.75, 1.0, 2.5, 
 
 
 def histogram(name: str, counts_by_bound: dict[float, int], total: int, **attributes: object) -> dict[str, object]:
-    """A cumulative histogram point whose bucket at each listed bound holds the given count."""
+    """A cumulative histogram point whose bucket at each listed bound holds the given count (each
+    observation at its bucket's upper bound, those past the last bound at twice it)."""
     counts = [counts_by_bound.get(bound, 0) for bound in BOUNDS]
     counts.append(total - sum(counts))
+    observed = sum(count * bound for count, bound in zip(counts, [*BOUNDS, 2 * BOUNDS[-1]], strict=True))
     now = time.time()
     return {
         "name": name,
@@ -34,7 +36,7 @@ def histogram(name: str, counts_by_bound: dict[float, int], total: int, **attrib
         "start": now - 100,
         "time": now,
         "count": total,
-        "sum": 0.0,
+        "sum": observed,
         "bucket_counts": counts,
         "explicit_bounds": BOUNDS,
     }
@@ -185,7 +187,7 @@ def test_in_process_values_match_the_promtool_scenario() -> None:
     }
 
 
-def test_recommendations_rank_bad_before_warn_then_causes_before_symptoms() -> None:
+def test_recommendations_rank_causes_before_symptoms_whatever_their_status() -> None:
     now = time.time()
     points = [
         # p95 1 s on /slow (bad symptom, priority 3); 60 % hit ratio (bad cause, priority 1);
@@ -198,9 +200,11 @@ def test_recommendations_rank_bad_before_warn_then_causes_before_symptoms() -> N
     ]
     report = build_report(load_rules(), LocalSource(points), service="shop")
     ranked = report.ranked()
-    assert [r.id for r in ranked][:3] == ["cache-hit-ratio", "http-latency-p95", "http-apdex"], [r.id for r in ranked]
-    assert ranked[-1].id == "http-error-ratio" and ranked[-1].status == "warn"
-    latency = ranked[1]
+    # The cache (priority 1), then the errors (2, only warn), then the latency it all produces (3, bad).
+    order = [r.id for r in ranked]
+    assert order == ["cache-hit-ratio", "http-error-ratio", "http-latency-p95", "http-apdex"], order
+    assert ranked[1].status == "warn" and ranked[2].status == "bad"
+    latency = ranked[2]
     assert latency.evidence["worst"] == "/slow"
     assert latency.recommendation is not None and "/slow" in latency.recommendation
     assert latency.estimated_gain > 0
@@ -257,12 +261,13 @@ def test_self_time_is_summed_per_function_from_a_flamebearer() -> None:
 
 
 def test_rules_that_both_bottomed_out_rank_by_how_far_past_bad_they_are() -> None:
-    """A cache at 57 % (1.3 warn-to-bad steps past bad) and statements at 1.67 s p95 (3.9 steps):
-    both score 0 with the same weight and priority, so the statements rank first."""
+    """A cache at 57 % (1.3 warn-to-bad steps past bad) and statements all over 500 ms, half their
+    time counted over it (4.4 steps): both score 0 with the same weight and priority, so the
+    statements rank first."""
     now = time.time()
     points = [
         histogram(HTTP, {0.05: 100}, 100, **{"http.route": "/x"}),
-        histogram("db.client.operation.duration", {2.5: 100}, 100, **{"db.operation.name": "SELECT"}),
+        histogram("db.client.operation.duration", {1.0: 100}, 100, **{"db.operation.name": "SELECT"}),
         {**histogram("otelperf.cache.operation.duration", {}, 57, **{"otelperf.cache.result": "hit"}), "time": now},
         {**histogram("otelperf.cache.operation.duration", {}, 43, **{"otelperf.cache.result": "miss"}), "time": now},
     ]
@@ -284,3 +289,178 @@ def test_prometheus_source_refuses_a_service_it_has_no_metrics_for() -> None:
     client = httpx.Client(transport=httpx.MockTransport(jobs))
     with pytest.raises(SourceUnavailable, match=r"no otelperf metrics for job 'shpo' \(jobs: shop\)"):
         PrometheusSource("http://prom", service="shpo", client=client)
+
+
+def counter(name: str, value: float, **attributes: object) -> dict[str, object]:
+    now = time.time()
+    return {"name": name, "kind": "counter", "attributes": attributes, "start": now - 100, "time": now, "value": value}
+
+
+DB = "db.client.operation.duration"
+DB_BOUNDS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0]
+
+
+def db_histogram(counts: list[int], observed_s: float, **attributes: object) -> dict[str, object]:
+    now = time.time()
+    return {
+        "name": DB,
+        "kind": "histogram",
+        "attributes": attributes,
+        "start": now - 100,
+        "time": now,
+        "count": sum(counts),
+        "sum": observed_s,
+        "bucket_counts": counts,
+        "explicit_bounds": DB_BOUNDS,
+    }
+
+
+def test_slow_statements_are_a_share_of_their_kinds_time_that_an_n_plus_one_does_not_drown() -> None:
+    """One 0.8 s statement among 99 lookups of 1 ms on the same table: 1 % of the executions (p95
+    and p99 see nothing), but nearly all of the kind's time."""
+    select = {"db.operation.name": "SELECT", "db.collection.name": "items"}
+    points = [db_histogram([99, 0, 0, 0, 0, 0, 1, 0, 0, 0], 0.099 + 0.8, **select)]
+    rule = load_catalog()["db-slow-queries"]
+    source = LocalSource(points)
+    # The 99 lookups took at most 99 ms (their bucket's bound), so the slow one at least 0.8 s.
+    assert source.evaluate(rule, ()) == {(): pytest.approx(0.8 / 0.899)}
+    report = build_report([rule], source, service="shop")
+    (result,) = report.rules
+    assert result.status == "bad" and result.evidence["worst"] == "SELECT items"
+    assert result.recommendation is not None and "SELECT items" in result.recommendation
+
+
+def test_slow_statements_time_is_bounded_from_below_both_ways() -> None:
+    """Statements just under the bound leave the sum little to prove: then the slow ones count at
+    the bound. Far-over statements among fast ones count for what they took."""
+    # 100 statements at 0.4 s and 2 over 0.5 s (1.2 s in all): the others may have taken 50 s.
+    assert time_over(0.5, DB_BOUNDS, [0, 0, 0, 0, 0, 100, 2, 0, 0, 0], 40 + 1.2) == pytest.approx(1.0)
+    # 50 statements of 1 ms and one of 5 s: 5 s, not 0.5 s.
+    assert time_over(0.5, DB_BOUNDS, [50, 0, 0, 0, 0, 0, 0, 1, 0, 0], 0.05 + 5.0) == pytest.approx(5.0)
+    # As PromQL: the same two bounds, the larger kept, over the time spent.
+    from otelperf.rules.promql import render
+
+    promql = render(load_catalog()["db-slow-queries"], selector='job="shop"', window="5m", group=())
+    assert promql.startswith('(((sum by () (rate(db_client_operation_duration_seconds_sum{job="shop"}[5m])) - (0.5 * ')
+    assert (
+        ' - 0.004 * sum by () (rate(db_client_operation_duration_seconds_bucket{job="shop", le="0.001"}[5m])))) >= '
+        in promql
+    )
+    assert promql.endswith(' * 0.5) / sum by () (rate(db_client_operation_duration_seconds_sum{job="shop"}[5m]))')
+
+
+def test_n_plus_one_is_per_request_of_its_route_and_names_the_statement() -> None:
+    """Every request of /orders/recent runs the lookup once per row; /items is fifty times busier."""
+    statement = "SELECT items.name FROM items WHERE items.id = ?"
+    points = [
+        histogram(HTTP, {0.01: 1000}, 1000, **{"http.route": "/items/{id}"}),
+        histogram(HTTP, {0.05: 20}, 20, **{"http.route": "/orders/recent"}),
+        counter(
+            "otelperf.db.n_plus_one", 20, **{"http.route": "/orders/recent", "otelperf.db.query.fingerprint": statement}
+        ),
+    ]
+    rule = load_catalog()["db-n-plus-one"]
+    source = LocalSource(points)
+    grouped = source.evaluate(rule, rule.by)
+    assert grouped[("/orders/recent", statement)] == pytest.approx(1.0)
+    assert grouped[("/items/{id}", "")] == 0.0  # a route without N+1 counts as zero
+    (result,) = build_report([rule], source, service="shop").rules
+    assert result.status == "bad" and result.value == pytest.approx(1.0)
+    assert result.evidence["labels"] == {"http.route": "/orders/recent", "otelperf.db.query.fingerprint": statement}
+    assert result.recommendation is not None
+    assert "/orders/recent" in result.recommendation and f"`{statement}`" in result.recommendation
+    from otelperf.rules.promql import render
+
+    assert render(rule, selector="", window="5m", group=("http_route", "otelperf_db_query_fingerprint")) == (
+        "(sum by (http_route, otelperf_db_query_fingerprint) (rate(otelperf_db_n_plus_one_total{}[5m])) or "
+        "sum by (http_route) (rate(http_server_request_duration_seconds_count{}[5m])) * 0) / on (http_route) "
+        "group_left sum by (http_route) (rate(http_server_request_duration_seconds_count{}[5m]))"
+    )
+
+
+def test_rule_files_check_the_new_measure_keys_and_label_templates(tmp_path: Path) -> None:
+    bad = tmp_path / "mine.yaml"
+    bad.write_text(
+        """
+rules:
+  - id: slow-share
+    category: database
+    title: t
+    measure: {kind: share_above, metric: db.client.operation.duration, bound: -1, of: bytes}
+    unit: ratio
+    thresholds: {good: 0, warn: 0.1, bad: 0.2}
+    weight: 1
+    priority: 1
+    why: w
+    recommendation: "{worst_labels[http.route]}"
+  - id: matched
+    category: database
+    title: t
+    measure:
+      kind: ratio
+      numerator: {metric: otelperf.db.n_plus_one, field: rate}
+      denominator: {metric: http.server.request.duration, field: count, match_on: [db.system.name]}
+    by: [http.route]
+    unit: ratio
+    thresholds: {good: 0, warn: 0.1, bad: 0.2}
+    weight: 1
+    priority: 1
+    why: w
+    recommendation: "{worst_labels[http.route]} at {worst_value}"
+"""
+    )
+    with pytest.raises(RuleError) as caught:
+        load_rules(bad)
+    message = str(caught.value)
+    assert "rule 'slow-share', field 'measure.bound'" in message
+    assert "rule 'slow-share', field 'measure.of'" in message
+    assert "rule 'slow-share', field 'recommendation': {worst_labels[http.route]}" in message
+    assert "rule 'matched', field 'measure.denominator.match_on'" in message
+    assert "rule 'matched', field 'recommendation'" not in message
+
+
+def test_a_windowed_source_keeps_only_its_window_and_charts_the_scored_value() -> None:
+    """Three copies of the points 10 s apart: the cache hits 90 % of reads, then 10 %."""
+    now = time.time()
+
+    def cache(hits: int, misses: int, at: float) -> list[dict[str, object]]:
+        def point(result: str, count: int) -> dict[str, object]:
+            return {
+                **histogram(
+                    "otelperf.cache.operation.duration", {0.005: count}, count, **{"otelperf.cache.result": result}
+                ),
+                "start": now - 100,
+                "time": at,
+            }
+
+        return [point("hit", hits), point("miss", misses)]
+
+    snapshots = [(now - 20, cache(0, 0, now - 20)), (now - 10, cache(90, 10, now - 10)), (now, cache(91, 19, now))]
+    rule = load_catalog()["cache-hit-ratio"]
+    whole = LocalSource(snapshots[-1][1], baseline=snapshots[0][1], snapshots=snapshots)
+    assert whole.evaluate(rule, ()) == {(): pytest.approx(91 / 110)}
+    line = whole.series(rule)
+    assert [round(value, 3) for _, value in line] == [0.9, 0.1]
+    last = LocalSource(snapshots[-1][1], baseline=snapshots[1][1], snapshots=snapshots, since=now - 10)
+    assert last.evaluate(rule, ()) == {(): pytest.approx(0.1)}
+    assert [at for at, _ in last.series(rule)] == [now]
+
+
+def test_the_exemplar_is_the_slowest_in_the_window() -> None:
+    now = time.time()
+    point = {
+        **histogram(HTTP, {0.1: 1, 1.0: 1}, 2, **{"http.route": "/a"}),
+        "exemplars": [
+            {"value": 0.09, "time": now - 1, "trace_id": "a" * 32, "span_id": "1" * 16},
+            {"value": 0.9, "time": now - 1, "trace_id": "b" * 32, "span_id": "2" * 16},
+            {"value": 5.0, "time": now - 3600, "trace_id": "c" * 32, "span_id": "3" * 16},
+        ],
+    }
+    source = LocalSource([point], window_s=60)
+    assert source.exemplar(HTTP, {"http.route": "/a"})["trace_id"] == "b" * 32  # type: ignore[index]
+    assert source.exemplar(HTTP, {"http.route": "/b"}) is None
+    report = build_report(load_rules(), source, service="shop", grafana_url="http://grafana:3000")
+    latency = next(result for result in report.rules if result.id == "http-latency-p95")
+    assert latency.evidence["exemplar"]["trace_id"] == "b" * 32
+    assert latency.links["trace"].startswith("http://grafana:3000/explore?schemaVersion=1&panes=")
+    assert "b" * 32 in latency.links["trace"]

@@ -196,7 +196,7 @@ def _metrics_and_labels(expression: str) -> tuple[set[str], set[str]]:
     text = re.sub(r"\{[^}]*\}", " ", text)
     words = set(re.findall(r"[a-zA-Z_:][\w:]*(?!\w*\s*\()", text))
     functions = set(re.findall(r"([a-zA-Z_]\w*)\s*\(", text))
-    keywords = {"and", "or", "unless", "offset", "bool", "vector", "le", "Inf"}
+    keywords = {"and", "or", "unless", "offset", "bool", "vector", "le", "Inf", "group_left", "group_right"}
     return words - functions - keywords - labels, labels
 
 

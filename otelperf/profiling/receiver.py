@@ -1,10 +1,19 @@
-"""A local stand-in for Pyroscope's ingest endpoint, and a decoder for what the agent pushes.
+"""A local stand-in for a Pyroscope server: receives the agent's uploads, answers flamegraph queries.
 
-The real agent (``pyroscope-io``) posts ``/push.v1.PusherService/Push``: a gzip'd protobuf
-``push.v1.PushRequest`` whose series carry labels and raw pprof profiles (gzip'd
-``perftools.profiles.Profile``). The message classes below are built with ``google.protobuf``'s
-descriptor API, with the field numbers of Pyroscope's ``push.v1``/``types.v1`` API and of pprof's
-``profile.proto``; only the fields the tests read are declared (protobuf skips the others).
+``otelperf demo`` runs one when no Pyroscope address is configured, so the demo's report names each
+route's hottest functions without a profiling server; the end-to-end tests use it as their
+Pyroscope. It listens on 127.0.0.1 only and keeps the last ``max_pushes`` uploads in memory.
+
+- ``POST /push.v1.PusherService/Push``: what ``pyroscope-io`` sends, a (gzip'd) protobuf
+  ``push.v1.PushRequest`` whose series carry labels and raw pprof profiles (gzip'd
+  ``perftools.profiles.Profile``). The message classes are built at first use with
+  ``google.protobuf``'s descriptor API (protobuf is already installed for the OTLP exporters), with
+  the field numbers of Pyroscope's ``push.v1``/``types.v1`` API and of pprof's ``profile.proto``;
+  only the fields read here are declared (protobuf skips the others).
+- ``GET /pyroscope/render?query=type{label="v", label=~"re"}&from=...&until=...``: Pyroscope's
+  flamebearer JSON for the samples the selector matches among the uploads received in that time
+  (``now-15m``, ``now-30s``, ``now`` or unix seconds; the upload's arrival stands for its samples'
+  time), so ``otelperf.rules.pyroscope.PyroscopeProfiles`` reads it as it reads a real server.
 """
 
 from __future__ import annotations
@@ -12,21 +21,19 @@ from __future__ import annotations
 import gzip
 import http.server
 import json
+import math
 import re
 import threading
+import time
 import urllib.parse
+from collections import deque
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+__all__ = ["ProfileReceiver", "Sample", "decode_push", "flamebearer", "select"]
 
-_TYPES = {
-    "string": descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
-    "bytes": descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
-    "int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
-    "uint64": descriptor_pb2.FieldDescriptorProto.TYPE_UINT64,
-    "message": descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
-}
+PUSH_PATH = "/push.v1.PusherService/Push"
 
 # message -> [(field name, number, type, repeated, message type name)]
 _SCHEMA: dict[str, dict[str, list[tuple[str, int, str, bool, str]]]] = {
@@ -66,12 +73,22 @@ _SCHEMA: dict[str, dict[str, list[tuple[str, int, str, bool, str]]]] = {
 }
 
 
-def _build() -> dict[str, Any]:
+@cache
+def _classes() -> dict[str, Any]:
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    types = {
+        "string": descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+        "bytes": descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+        "int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+        "uint64": descriptor_pb2.FieldDescriptorProto.TYPE_UINT64,
+        "message": descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+    }
     pool = descriptor_pool.DescriptorPool()
     classes: dict[str, Any] = {}
     for package, messages in _SCHEMA.items():
         file_proto = descriptor_pb2.FileDescriptorProto(
-            name=f"{package}.otelperf-test.proto", package=package, syntax="proto3"
+            name=f"{package}.otelperf.proto", package=package, syntax="proto3"
         )
         for message, fields in messages.items():
             message_proto = file_proto.message_type.add(name=message)
@@ -79,7 +96,7 @@ def _build() -> dict[str, Any]:
                 field_proto = message_proto.field.add(
                     name=name,
                     number=number,
-                    type=_TYPES[kind],
+                    type=types[kind],
                     label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
                     if repeated
                     else descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
@@ -92,9 +109,6 @@ def _build() -> dict[str, Any]:
                 pool.FindMessageTypeByName(f"{package}.{message}")
             )
     return classes
-
-
-_CLASSES = _build()
 
 
 @dataclass
@@ -113,13 +127,15 @@ def _maybe_gunzip(data: bytes) -> bytes:
 
 
 def decode_push(body: bytes) -> list[Sample]:
-    request = _CLASSES["push.v1.PushRequest"]()
+    """The samples of one ``push.v1.PushRequest`` body (gzip'd or not)."""
+    classes = _classes()
+    request = classes["push.v1.PushRequest"]()
     request.ParseFromString(_maybe_gunzip(body))
     samples: list[Sample] = []
     for series in request.series:
         series_labels = {pair.name: pair.value for pair in series.labels}
         for raw in series.samples:
-            profile = _CLASSES["perftools.profiles.Profile"]()
+            profile = classes["perftools.profiles.Profile"]()
             profile.ParseFromString(_maybe_gunzip(raw.raw_profile))
             strings = list(profile.string_table)
             functions = {function.id: strings[function.name] for function in profile.function}
@@ -140,7 +156,7 @@ _MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!=|=)\s*"((?:[^"\\]|\\.)
 
 
 def select(samples: list[Sample], query: str) -> list[Sample]:
-    """The samples a Pyroscope query selects (``type{label="v", label=~"re"}``; CPU samples only)."""
+    """The samples a Pyroscope query selects (``type{label="v", label=~"re", label!="v"}``)."""
     selector = query[query.index("{") + 1 : query.rindex("}")] if "{" in query else ""
     matchers = [(name, op, value.encode().decode("unicode_escape")) for name, op, value in _MATCHER.findall(selector)]
 
@@ -181,25 +197,29 @@ def flamebearer(samples: list[Sample]) -> dict[str, Any]:
     return {"names": names, "levels": levels, "numTicks": total, "maxSelf": max((s.value for s in samples), default=0)}
 
 
-@dataclass
-class FakePyroscope:
-    """Accepts pushes on 127.0.0.1 and keeps them; answers ``/pyroscope/render`` queries from them."""
+class ProfileReceiver:
+    """Accepts uploads on 127.0.0.1 and keeps the last ``max_pushes``; answers ``/pyroscope/render``."""
 
-    pushes: list[tuple[str, bytes]] = field(default_factory=list)
-    server: http.server.ThreadingHTTPServer | None = None
+    def __init__(self, max_pushes: int = 2000) -> None:
+        self.pushes: deque[tuple[str, bytes]] = deque(maxlen=max_pushes)
+        self._arrivals: dict[bytes, float] = {}  # a kept body -> when it arrived (unix seconds)
+        self._lock = threading.Lock()
+        self._decoded: dict[bytes, list[Sample]] = {}  # a kept body -> its samples, decoded once
+        self._server: http.server.ThreadingHTTPServer | None = None
 
     @property
     def endpoint(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_port}"
+        if self._server is None:
+            raise RuntimeError("the profile receiver is not started")
+        return f"http://127.0.0.1:{self._server.server_port}"
 
-    def start(self) -> FakePyroscope:
-        pushes = self.pushes
+    def start(self) -> ProfileReceiver:
+        receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                pushes.append((self.path, body))
+                receiver.keep(self.path, body)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/proto")
                 self.send_header("Content-Length", "0")
@@ -210,9 +230,16 @@ class FakePyroscope:
                 if url.path != "/pyroscope/render":
                     self.send_error(404)
                     return
-                query = urllib.parse.parse_qs(url.query).get("query", [""])[0]
-                samples = [sample for path, body in list(pushes) for sample in decode_push(body)]
-                payload = json.dumps({"flamebearer": flamebearer(select(samples, query))}).encode()
+                params = urllib.parse.parse_qs(url.query)
+                query = params.get("query", [""])[0]
+                try:
+                    since = _instant(params.get("from", ["0"])[0])
+                    until = _instant(params.get("until", ["now"])[0])
+                    samples = receiver.samples(since, until)
+                    payload = json.dumps({"flamebearer": flamebearer(select(samples, query))}).encode()
+                except Exception as exc:  # noqa: BLE001 - an undecodable upload is the client's answer, not a crash
+                    self.send_error(500, f"{type(exc).__name__}: {exc}")
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -222,18 +249,43 @@ class FakePyroscope:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, name="fake-pyroscope", daemon=True).start()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="otelperf-profile-receiver", daemon=True).start()
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
 
-    def samples(self) -> list[Sample]:
-        found: list[Sample] = []
-        for path, body in list(self.pushes):
-            assert path == "/push.v1.PusherService/Push", path
-            found.extend(decode_push(body))
-        return found
+    def keep(self, path: str, body: bytes) -> None:
+        with self._lock:
+            self._arrivals[body] = time.time()
+            self.pushes.append((path, body))
+            if len(self._arrivals) > 2 * len(self.pushes) + 100:  # forget the bodies that left the deque
+                self._arrivals = {kept: self._arrivals[kept] for _, kept in self.pushes}
+
+    def samples(self, since: float = 0.0, until: float = math.inf) -> list[Sample]:
+        """Every sample of the uploads kept that arrived between ``since`` and ``until`` (unix seconds)."""
+        with self._lock:
+            kept = [(path, body) for path, body in self.pushes if path == PUSH_PATH]
+            # Forget the bodies that left the deque.
+            self._arrivals = {body: self._arrivals.get(body, 0.0) for _, body in kept}
+            arrivals = dict(self._arrivals)
+        decoded = {body: self._decoded.get(body) or decode_push(body) for _, body in kept}
+        self._decoded = decoded
+        return [sample for _, body in kept if since <= arrivals[body] <= until for sample in decoded[body]]
+
+
+_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _instant(text: str) -> float:
+    """``now``, ``now-15m`` or unix seconds, as unix seconds."""
+    if text == "now":
+        return time.time()
+    if text.startswith("now-"):
+        amount, unit = text[4:-1], text[-1]
+        return time.time() - float(amount) * _UNITS_S[unit]
+    return float(text)
