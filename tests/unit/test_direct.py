@@ -87,6 +87,7 @@ def test_direct_path_exports_what_the_public_path_does(monkeypatch: pytest.Monke
     assert histogram._known and all(in_place for found in histogram._known.values() for _, in_place in found)
 
 
+@pytest.mark.fast_path("histograms")
 def test_other_aggregations_get_a_measurement_and_their_own_aggregate() -> None:
     reader = InMemoryMetricReader()
     histogram = BoundedHistogram(MeterProvider(metric_readers=[reader]).get_meter("t"), DURATION)
