@@ -35,6 +35,7 @@ COLLECTOR_DOWN = "otelperf, 100 %, collector down"
 UPSTREAM = "upstream opentelemetry-instrument"
 DDTRACE = "ddtrace-run"
 DDTRACE_PROFILED = "ddtrace-run + profiler"
+STEADY = 0.8  # the bare app's slowest round against its fastest, below which a run cannot judge the targets
 # tail.py leaves out the collector-down variant: its tail is not what a healthy service sees.
 TAIL_VARIANTS = [UPSTREAM, FULL, FULL_PROFILED, PRODUCTION, PRODUCTION_PROFILED, DDTRACE, DDTRACE_PROFILED]
 
@@ -142,6 +143,17 @@ def targets(overhead: dict[str, Any], tail: dict[str, Any]) -> str:
         p99 = f"{tail[variant]['p99_ratio']:.2f}x" if variant in tail else "-"
         lines.append(f"| {variant} | {throughput(variant):.2f}x | {added:.2f} | {p99} |")
     lines += ["", f"The bare app used {bare['cpu_ms']:.2f} ms of CPU per request."]
+    low, high = bare.get("rps_min"), bare.get("rps_max")
+    if low and high:
+        lines[-1] += f" Its closed-loop throughput ranged from {low:.0f} to {high:.0f} req/s over the rounds"
+        if low < STEADY * high:
+            lines[-1] += (
+                f": its slowest round ran at less than {STEADY:.0%} of its fastest, so the machine's speed moved by "
+                "more than most differences above, and these ratios cannot judge the targets; rerun on a quiet "
+                "machine."
+            )
+        else:
+            lines[-1] += "."
     return "\n".join(lines)
 
 

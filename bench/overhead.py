@@ -528,7 +528,11 @@ def summary(measured: Measured) -> dict[str, dict[str, dict[str, float]]]:
         endpoint.name: {
             "fixed_rate": {"rate": rate},
             **{
-                variant: {name: float(statistics.median(getattr(run_, name) for run_ in runs)) for name in names}
+                variant: {
+                    **{name: float(statistics.median(getattr(run_, name) for run_ in runs)) for name in names},
+                    "rps_min": min(run_.rps for run_ in runs),
+                    "rps_max": max(run_.rps for run_ in runs),
+                }
                 for variant, runs in results.items()
             },
         }
