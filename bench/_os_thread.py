@@ -1,9 +1,12 @@
-"""Naming an OS thread (its Linux ``comm``), so a bench can read that thread's CPU time in ``/proc``.
+"""Naming OS threads (their Linux ``comm``), so a bench can read a thread's CPU time in ``/proc``.
 
 No dependencies: the benchmark apps import it under every variant's own environment.
 """
 
 from __future__ import annotations
+
+import threading
+from typing import Any
 
 
 def name_os_thread(native_id: int | None, name: str) -> None:
@@ -15,3 +18,20 @@ def name_os_thread(native_id: int | None, name: str) -> None:
             comm.write(name)
     except OSError:
         pass  # the thread has ended, or this is not Linux
+
+
+def name_python_threads(name: str) -> None:
+    """Name every Python thread ``name``: those running now, and each one started later (before
+    its target runs, so a thread that names itself, like a pool's initializer, keeps its own name).
+
+    Profiling agents sample from native threads that Python's ``threading`` does not know: they
+    are then the only threads without that name, and their CPU time can be read apart."""
+    bootstrap_inner = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
+
+    def named_bootstrap_inner(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
+        name_os_thread(threading.get_native_id(), name)
+        bootstrap_inner(self, *args, **kwargs)
+
+    threading.Thread._bootstrap_inner = named_bootstrap_inner  # type: ignore[attr-defined]
+    for thread in threading.enumerate():
+        name_os_thread(thread.native_id, name)

@@ -20,7 +20,8 @@ per cycle, and code differs there (the interpreter, SQLite, OpenSSL); this VM ex
 counters. What the count measures exactly is how much work a variant adds and what a change
 removes; ``overhead.py`` measures the throughput.
 
-    python bench/instructions.py [--requests 300] [--rounds 2] [--baseline REV] [--write docs/benchmarks.md]
+    python bench/instructions.py [--endpoint light] [--requests 300] [--rounds 2] [--baseline REV]
+        [--write docs/benchmarks.md]
 
 What one instrumentor costs, on the defaults (``--only`` limits the named variants)::
 
@@ -45,7 +46,9 @@ from pathlib import Path
 
 from _harness import answers, free_port, publish, sink
 from overhead import (
+    ENDPOINTS,
     REPO,
+    Endpoint,
     Variant,
     add_variant_options,
     app_command,
@@ -54,6 +57,8 @@ from overhead import (
     closed_loop,
     start_collector,
 )
+
+from otelperf.settings import Settings
 
 WARM_UP = 100
 # The variants that have throughput targets, and the upstream reference.
@@ -87,7 +92,7 @@ def _environment(variant: Variant, redis_url: str) -> dict[str, str]:
     return {**app_environment(variant, redis_url), "PYTHONHASHSEED": "0", "BENCH_CACHE_TTL": "3600"}
 
 
-def count(variant: Variant, redis_url: str, requests: int, slowdown: float) -> Count:
+def count(variant: Variant, redis_url: str, requests: int, slowdown: float, endpoint: Endpoint) -> Count:
     """Total instructions of one run of ``variant`` serving the warm-up and ``requests`` requests."""
     port = free_port()
     env = _environment(variant, redis_url)
@@ -97,8 +102,9 @@ def count(variant: Variant, redis_url: str, requests: int, slowdown: float) -> C
             periods["OTEL_METRIC_EXPORT_INTERVAL"] = UPSTREAM_METRIC_INTERVAL
         for name, period in periods.items():
             env[name] = f"{period * slowdown:g}"
-        if "OTELPERF_PYROSCOPE_ENDPOINT" in env:  # the profiler's 100 Hz, as many samples per request
-            env["OTELPERF_PROFILING_SAMPLE_RATE"] = str(max(1, round(100 / slowdown)))
+        if "OTELPERF_PYROSCOPE_ENDPOINT" in env:  # the profiler's rate, as many samples per request
+            rate = float(env.get("OTELPERF_PROFILING_SAMPLE_RATE") or Settings().profiling_sample_rate_hz)
+            env["OTELPERF_PROFILING_SAMPLE_RATE"] = str(max(1, round(rate / slowdown)))
     command = [
         "valgrind", "--tool=cachegrind", "--cache-sim=no", "--branch-sim=no", "--trace-children=yes",
         "--cachegrind-out-file=/dev/null", *app_command(variant, port),
@@ -109,8 +115,8 @@ def count(variant: Variant, redis_url: str, requests: int, slowdown: float) -> C
     try:
         if not answers(f"{base_url}/work/0", timeout_s=300):
             raise RuntimeError(f"{variant.name} did not start under valgrind; see {log.name}")
-        asyncio.run(closed_loop(base_url, WARM_UP, 8))
-        seconds, _ = asyncio.run(closed_loop(base_url, requests, 8))
+        asyncio.run(closed_loop(base_url, WARM_UP, 8, endpoint))
+        seconds, _ = asyncio.run(closed_loop(base_url, requests, 8, endpoint))
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(300)
@@ -122,7 +128,7 @@ def count(variant: Variant, redis_url: str, requests: int, slowdown: float) -> C
     return Count(sum(totals), seconds)
 
 
-def native_seconds_per_request(variant: Variant, redis_url: str) -> float:
+def native_seconds_per_request(variant: Variant, redis_url: str, endpoint: Endpoint) -> float:
     """Wall time per request of ``variant`` without Valgrind, set up as ``count`` sets it up: the
     reference for the slow-down."""
     port = free_port()
@@ -136,19 +142,21 @@ def native_seconds_per_request(variant: Variant, redis_url: str) -> float:
     try:
         if not answers(f"http://127.0.0.1:{port}/work/0"):
             raise RuntimeError("the uninstrumented app did not start")
-        asyncio.run(closed_loop(f"http://127.0.0.1:{port}", 300, 8))
-        seconds, _ = asyncio.run(closed_loop(f"http://127.0.0.1:{port}", 1000, 8))
+        asyncio.run(closed_loop(f"http://127.0.0.1:{port}", 300, 8, endpoint))
+        seconds, _ = asyncio.run(closed_loop(f"http://127.0.0.1:{port}", 1000, 8, endpoint))
     finally:
         process.terminate()
         process.wait(30)
     return seconds / 1000
 
 
-def per_request(variant: Variant, redis_url: str, requests: int, slowdown: float) -> tuple[float, float]:
+def per_request(
+    variant: Variant, redis_url: str, requests: int, slowdown: float, endpoint: Endpoint
+) -> tuple[float, float]:
     """Instructions per request (the long run's total minus the short run's, over the extra requests),
     and the measured wall time per request under Valgrind."""
-    short = count(variant, redis_url, requests, slowdown)
-    long = count(variant, redis_url, 3 * requests, slowdown)
+    short = count(variant, redis_url, requests, slowdown, endpoint)
+    long = count(variant, redis_url, 3 * requests, slowdown, endpoint)
     return (long.instructions - short.instructions) / (2 * requests), long.seconds / (3 * requests)
 
 
@@ -156,6 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="measured requests of the short run")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--endpoint", choices=sorted(ENDPOINTS), default="light")
     add_variant_options(parser)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
@@ -168,9 +177,10 @@ def main() -> None:
     collector, endpoint = start_collector(work)
     chosen = chosen_variants(args, endpoint, sink(), only=MEASURED)
     results: dict[str, list[float]] = {variant.name: [] for variant in chosen}
+    endpoint = ENDPOINTS[args.endpoint]
     try:
-        native = native_seconds_per_request(chosen[0], redis_url)
-        instructions, valgrind_seconds = per_request(chosen[0], redis_url, args.requests, 1.0)
+        native = native_seconds_per_request(chosen[0], redis_url, endpoint)
+        instructions, valgrind_seconds = per_request(chosen[0], redis_url, args.requests, 1.0, endpoint)
         slowdown = round(valgrind_seconds / native)
         results[chosen[0].name].append(instructions)
         print(f"slow-down under valgrind: {slowdown}x; periods stretched by as much", file=sys.stderr, flush=True)
@@ -178,7 +188,7 @@ def main() -> None:
             for variant in chosen:
                 if round_index == 0 and variant is chosen[0]:
                     continue
-                instructions, _ = per_request(variant, redis_url, args.requests, slowdown)
+                instructions, _ = per_request(variant, redis_url, args.requests, slowdown, endpoint)
                 results[variant.name].append(instructions)
                 print(
                     f"round {round_index + 1} {variant.name}: {instructions / 1e6:.2f} M", file=sys.stderr, flush=True
@@ -186,13 +196,14 @@ def main() -> None:
     finally:
         collector.terminate()
         redis_process.terminate()
-    report(results, args, slowdown)
+    report(results, args, slowdown, endpoint)
 
 
-def report(results: dict[str, list[float]], args: argparse.Namespace, slowdown: int) -> None:
+def report(results: dict[str, list[float]], args: argparse.Namespace, slowdown: int, endpoint: Endpoint) -> None:
     bare = statistics.median(results["uninstrumented"])
     header = (
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python {platform.python_version()}, "
+        f"Endpoint `{endpoint.name}`. Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
+        f"Python {platform.python_version()}, "
         f"Valgrind Cachegrind (`python bench/instructions.py`): instructions of every thread per request, from "
         f"runs of {args.requests} and {3 * args.requests} requests (8 clients) after {WARM_UP} warm-up requests; "
         f"{args.rounds} rounds; periodic work stretched {slowdown}x to match the slow-down."
@@ -208,7 +219,7 @@ def report(results: dict[str, list[float]], args: argparse.Namespace, slowdown: 
             f"| {name} | {median / 1e6:.2f} ({rounds}) | {(median - bare) / 1e6:+.2f} M ({median / bare - 1:+.1%}) "
             f"| {bare / median:.2f}x |"
         )
-    publish(header, "\n".join(lines), args.write, "instructions")
+    publish(header, "\n".join(lines), args.write, f"instructions-{endpoint.name}")
 
 
 if __name__ == "__main__":

@@ -1,22 +1,24 @@
 """What observability costs the app: otelperf against upstream OpenTelemetry and ddtrace.
 
-One endpoint (``bench/overhead_app.py``: Redis cache-aside, a SQLAlchemy query, a thread-pool
-CPU task) on one uvicorn worker pinned to CPU 0; load, Redis, the collector and the sinks on CPU 1.
-Variants run interleaved (A B C ... A B C ...) for several rounds; the table gives medians and
-ratios to the uninstrumented app:
+Two endpoints of one app (``bench/overhead_app.py``): ``heavy`` (Redis cache-aside, an ORM query,
+a thread-pool CPU task of about a millisecond) and ``light`` (the same cache read, one Core SELECT,
+a task of about a tenth of that), served by one uvicorn worker pinned to CPU 0; load, Redis, the
+collector and the sinks on CPU 1. Variants run interleaved (A B C ... A B C ...) for several
+rounds, each endpoint in turn; each table gives medians and ratios to the uninstrumented app:
 
 - closed loop (8 clients as fast as the app answers): requests/s, p50/p99, CPU ms per request, RSS;
-- fixed rate (open loop, a third of the uninstrumented app's capacity in round one): p50/p99.
-  "Well below saturation" for every variant: at half the bare capacity, an app that runs at 0.6x
-  would be 83 % busy, and its p99 would measure queueing, not the instrumentation. The windows of
-  two variants are minutes apart here; ``bench/tail.py`` compares each with the uninstrumented app
-  in alternating turns, which the VM's drift moves far less.
+- fixed rate (open loop, a share of the uninstrumented app's capacity in round one: a third on the
+  heavy endpoint, a quarter on the light one): p50/p99. "Well below saturation" for every variant:
+  at half the bare capacity, an app that runs at 0.6x would be 83 % busy, and its p99 would
+  measure queueing, not the instrumentation. The windows of two variants are minutes apart here;
+  ``bench/tail.py`` compares each with the uninstrumented app in alternating turns, which the VM's
+  drift moves far less.
 
 Upstream (``opentelemetry-distro`` with the contrib FastAPI, Redis and SQLAlchemy
 instrumentations, OTLP to a local collector) and ddtrace run from their own virtualenvs under
 ``~/.cache/otelperf/bench`` (SQLAlchemy < 2.1 there, the range the contrib instrumentation accepts).
 
-    python bench/overhead.py [--rounds 3] [--requests 2000] [--write docs/benchmarks.md]
+    python bench/overhead.py [--rounds 3] [--requests 2000] [--endpoint light] [--write docs/benchmarks.md]
     python bench/overhead.py --only "otelperf, 100 % tracing" --baseline HEAD~1   # what a change bought
 """
 
@@ -25,8 +27,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import hashlib
+import json
 import os
 import platform
 import re
@@ -46,9 +50,27 @@ from _harness import answers, cpu_seconds, free_port, publish, rss_mib, sink, st
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-CACHE = Path.home() / ".cache" / "otelperf" / "bench"
+CACHE = Path(os.environ.get("OTELPERF_CACHE_DIR") or Path.home() / ".cache" / "otelperf") / "bench"
 DEAD = "http://127.0.0.1:9"  # nothing listens: the collector-down variant
-FIXED_RATE_SHARE = 1 / 3  # of the uninstrumented app's closed-loop throughput
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of ``overhead_app``: its path prefix, and the fixed-rate load as a share of the
+    uninstrumented app's closed-loop throughput on it."""
+
+    name: str
+    path: str
+    fixed_rate_share: float
+
+    def url(self, index: int) -> str:
+        return f"{self.path}/{index}"
+
+
+ENDPOINTS = {
+    "heavy": Endpoint("heavy", "/work", 1 / 3),
+    "light": Endpoint("light", "/light", 1 / 4),
+}
 WARM_UP_REQUESTS = 300  # closed loop, before anything is measured
 APP_REQUIREMENTS = ["fastapi>=0.115", "uvicorn>=0.30", "redis>=5", "httpx>=0.27"]
 UPSTREAM = [
@@ -140,6 +162,7 @@ class Run:
     rss_mib: float
     pool_cpu_ms: float = 0.0  # CPU per request of the app's own thread-pool task: the same work in every variant
     main_cpu_ms: float = 0.0  # CPU per request of the main thread: the event loop serving the requests
+    native_cpu_ms: float = 0.0  # CPU per request of the threads Python did not start: a profiling agent's
     fixed_p50_ms: float = 0.0
     fixed_p99_ms: float = 0.0
     fixed_failed: int = 0  # fixed-rate requests that failed (counted in its latencies at their failure)
@@ -160,15 +183,19 @@ class Run:
         return max(self.cpu_ms - self.main_cpu_ms - self.pool_cpu_ms, 0.0)
 
 
-# The OS name that overhead_app's pool threads give themselves (not imported: that module is the app).
+# The OS names overhead_app gives its pool threads and its other Python threads (not imported:
+# that module is the app).
 POOL_THREAD = "bench-cpu"
+PYTHON_THREAD = "py"
 
 
-def pool_and_main_cpu_seconds(pid: int) -> tuple[float, float]:
-    """CPU time so far of the app's thread-pool threads (``overhead_app.POOL_THREAD``) and of its main thread."""
+def thread_groups_cpu_seconds(pid: int) -> tuple[float, float, float]:
+    """CPU time so far of the app's thread-pool threads (``overhead_app.POOL_THREAD``), of its main
+    thread, and of the native threads (neither named by ``overhead_app``: a profiling agent's)."""
     threads = thread_cpu_seconds(pid)
     pool = sum(seconds for name, seconds in threads.values() if name == POOL_THREAD)
-    return pool, threads.get(pid, ("", 0.0))[1]
+    native = sum(seconds for name, seconds in threads.values() if name not in (POOL_THREAD, PYTHON_THREAD))
+    return pool, threads.get(pid, ("", 0.0))[1], native
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -176,7 +203,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
+async def closed_loop(
+    base_url: str, requests: int, concurrency: int, endpoint: Endpoint = ENDPOINTS["heavy"]
+) -> tuple[float, list[float]]:
     latencies: list[float] = []
     sent = 0
 
@@ -185,7 +214,7 @@ async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[f
         while sent < requests:
             sent += 1
             started = time.perf_counter()
-            (await http.get(f"/work/{sent}")).raise_for_status()
+            (await http.get(endpoint.url(sent))).raise_for_status()
             latencies.append(time.perf_counter() - started)
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -195,13 +224,13 @@ async def closed_loop(base_url: str, requests: int, concurrency: int) -> tuple[f
         return time.perf_counter() - started, latencies
 
 
-def fixed_rate_of(bare_rps: float) -> float:
-    """The fixed-rate load: ``FIXED_RATE_SHARE`` of the uninstrumented app's throughput, to 10 req/s."""
-    return float(round(bare_rps * FIXED_RATE_SHARE / 10) * 10)
+def fixed_rate_of(bare_rps: float, endpoint: Endpoint) -> float:
+    """The fixed-rate load: the endpoint's share of the uninstrumented app's throughput, to 10 req/s."""
+    return float(round(bare_rps * endpoint.fixed_rate_share / 10) * 10)
 
 
-def warm_up(base_url: str, concurrency: int) -> None:
-    asyncio.run(closed_loop(base_url, WARM_UP_REQUESTS, concurrency))
+def warm_up(base_url: str, concurrency: int, endpoint: Endpoint = ENDPOINTS["heavy"]) -> None:
+    asyncio.run(closed_loop(base_url, WARM_UP_REQUESTS, concurrency, endpoint))
 
 
 @dataclass
@@ -217,14 +246,14 @@ class Window:
     steal_ms: tuple[float, ...]  # per CPU, the time the hypervisor took from this VM in the window
 
 
-async def fixed_rate(base_url: str, rate: float, seconds: float) -> Window:
+async def fixed_rate(base_url: str, rate: float, seconds: float, endpoint: Endpoint) -> Window:
     """Requests sent at ``rate`` for ``seconds``: their latencies, and what the machine did meanwhile."""
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
-        return await send_at_rate(http, rate, seconds)
+        return await send_at_rate(http, rate, seconds, endpoint)
 
 
-async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float) -> Window:
+async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float, endpoint: Endpoint) -> Window:
     """``fixed_rate`` on a client that is already open (``bench/tail.py`` keeps one per app).
 
     A request that fails (an error status, or 30 s without a connection or an answer) counts with
@@ -236,7 +265,7 @@ async def send_at_rate(http: httpx.AsyncClient, rate: float, seconds: float) -> 
         nonlocal failed
         started = time.perf_counter()
         try:
-            (await http.get(f"/work/{index}")).raise_for_status()
+            (await http.get(endpoint.url(index))).raise_for_status()
         except httpx.HTTPError:
             failed += 1
         latencies.append(time.perf_counter() - started)
@@ -312,13 +341,16 @@ def serving(variant: Variant, redis_url: str) -> Iterator[tuple[subprocess.Popen
             process.kill()
 
 
-def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
+def run(variant: Variant, args: argparse.Namespace, rate: float | None, endpoint: Endpoint) -> Run:
     with serving(variant, args.redis_url) as (process, base_url):
-        warm_up(base_url, args.concurrency)
-        before, (pool_before, main_before) = cpu_seconds(process.pid), pool_and_main_cpu_seconds(process.pid)
-        elapsed, latencies = asyncio.run(closed_loop(base_url, args.requests, args.concurrency))
+        warm_up(base_url, args.concurrency, endpoint)
+        before, (pool_before, main_before, native_before) = (
+            cpu_seconds(process.pid),
+            thread_groups_cpu_seconds(process.pid),
+        )
+        elapsed, latencies = asyncio.run(closed_loop(base_url, args.requests, args.concurrency, endpoint))
         used = cpu_seconds(process.pid) - before
-        pool_after, main_after = pool_and_main_cpu_seconds(process.pid)
+        pool_after, main_after, native_after = thread_groups_cpu_seconds(process.pid)
         result = Run(
             rps=args.requests / elapsed,
             p50_ms=percentile(latencies, 0.5) * 1000,
@@ -327,9 +359,10 @@ def run(variant: Variant, args: argparse.Namespace, rate: float | None) -> Run:
             rss_mib=rss_mib(process.pid),
             pool_cpu_ms=(pool_after - pool_before) / args.requests * 1000,
             main_cpu_ms=(main_after - main_before) / args.requests * 1000,
+            native_cpu_ms=(native_after - native_before) / args.requests * 1000,
         )
         if rate:
-            window = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds))
+            window = asyncio.run(fixed_rate(base_url, rate, args.fixed_seconds, endpoint))
             result.fixed_p50_ms = percentile(window.latencies, 0.5) * 1000
             result.fixed_p99_ms = percentile(window.latencies, 0.99) * 1000
             result.fixed_failed = window.failed
@@ -410,6 +443,12 @@ def variants(collector: str, sink_url: str) -> list[Variant]:
         Variant("otelperf, 100 % tracing", BIN, otelperf, full),
         Variant("otelperf, 100 % + profiling", BIN, otelperf, {**full, "OTELPERF_PYROSCOPE_ENDPOINT": sink_url}),
         Variant("otelperf, 10 % sampling (production)", BIN, *_production(collector)),
+        Variant(
+            "otelperf, 10 % sampling + profiling",
+            BIN,
+            otelperf,
+            {**_production(collector)[1], "OTELPERF_PYROSCOPE_ENDPOINT": sink_url},
+        ),
         Variant("otelperf, 100 %, collector down", BIN, otelperf, {**full, "OTEL_EXPORTER_OTLP_ENDPOINT": DEAD}),
         Variant("ddtrace-run", ddtrace_bin, ddtrace_run, agent),
         Variant("ddtrace-run + profiler", ddtrace_bin, ddtrace_run, {**agent, "DD_PROFILING_ENABLED": "true"}),
@@ -468,22 +507,68 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     # 30 s at a third of capacity is about 3 000 requests: the p99 is the 30th slowest, not the 8th of 720.
     parser.add_argument("--fixed-seconds", type=float, default=30.0)
+    add_endpoint_option(parser)
     add_variant_options(parser)
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--summary", type=Path, help="also write the medians as JSON here (for bench/all.py)")
     args = parser.parse_args()
-    with backends() as (args.redis_url, endpoint):
-        chosen = chosen_variants(args, endpoint, sink())
-        results: dict[str, list[Run]] = {variant.name: [] for variant in chosen}
-        rate: float | None = None
-        for round_index in range(args.rounds):
+    with backends() as (args.redis_url, collector):
+        chosen = chosen_variants(args, collector, sink())
+        measured = measure(chosen, args, chosen_endpoints(args))
+    for endpoint, (results, rate) in measured.items():
+        report(results, args, rate, endpoint)
+    if args.summary:
+        args.summary.write_text(json.dumps(summary(measured), indent=1))
+
+
+def summary(measured: Measured) -> dict[str, dict[str, dict[str, float]]]:
+    """Per endpoint and variant: the medians of each measured field, and the fixed rate."""
+    names = [field_.name for field_ in dataclasses.fields(Run) if field_.type in ("float", float)]
+    return {
+        endpoint.name: {
+            "fixed_rate": {"rate": rate},
+            **{
+                variant: {name: float(statistics.median(getattr(run_, name) for run_ in runs)) for name in names}
+                for variant, runs in results.items()
+            },
+        }
+        for endpoint, (results, rate) in measured.items()
+    }
+
+
+def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    """``--endpoint`` (shared with ``bench/tail.py``)."""
+    parser.add_argument(
+        "--endpoint",
+        action="append",
+        choices=sorted(ENDPOINTS),
+        help="an endpoint to measure (repeatable; default: heavy and light)",
+    )
+
+
+def chosen_endpoints(args: argparse.Namespace) -> list[Endpoint]:
+    return [ENDPOINTS[name] for name in args.endpoint or ("heavy", "light")]
+
+
+Measured = dict[Endpoint, tuple[dict[str, list[Run]], float]]  # per endpoint: runs per variant, fixed rate
+
+
+def measure(chosen: list[Variant], args: argparse.Namespace, endpoints: list[Endpoint]) -> Measured:
+    """``args.rounds`` rounds; in each, every endpoint in turn with every variant in turn. The first
+    run of an endpoint (the uninstrumented app's) sets its fixed rate, and runs again with it."""
+    measured: Measured = {endpoint: ({variant.name: [] for variant in chosen}, 0.0) for endpoint in endpoints}
+    for round_index in range(args.rounds):
+        for endpoint in endpoints:
+            results, rate = measured[endpoint]
             for variant in chosen:
-                result = run(variant, args, rate)
-                if rate is None:  # the first run is the uninstrumented app: a third of its capacity
-                    rate = fixed_rate_of(result.rps)
-                    result = run(variant, args, rate)
+                result = run(variant, args, rate or None, endpoint)
+                if not rate:
+                    rate = fixed_rate_of(result.rps, endpoint)
+                    measured[endpoint] = results, rate
+                    result = run(variant, args, rate, endpoint)
                 results[variant.name].append(result)
-                print(f"round {round_index + 1} {variant.name}: {result}", file=sys.stderr, flush=True)
-    report(results, args, rate or 0)
+                print(f"round {round_index + 1} {endpoint.name} {variant.name}: {result}", file=sys.stderr, flush=True)
+    return measured
 
 
 @contextlib.contextmanager
@@ -504,27 +589,29 @@ def backends() -> Iterator[tuple[str, str]]:
         redis_process.terminate()
 
 
-def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float) -> None:
+def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float, endpoint: Endpoint) -> None:
     def median(name: str, attribute: str) -> float:
         return float(statistics.median(getattr(run_, attribute) for run_ in results[name]))
 
     base = "uninstrumented"
     header = (
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores: app pinned to CPU 0, load/Redis/collector on CPU 1; {args.rounds} interleaved "
-        f"rounds, medians. Closed loop: {args.concurrency} clients, {args.requests} requests. Fixed rate: "
-        f"{rate:.0f} req/s for {args.fixed_seconds:.0f} s (a third of the uninstrumented capacity)."
+        f"Endpoint `{endpoint.name}` (`GET {endpoint.path}/{{id}}`). Measured {time.strftime('%Y-%m-%d')} on "
+        f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores: app pinned to CPU 0, "
+        f"load/Redis/collector on CPU 1; {args.rounds} interleaved rounds, medians. Closed loop: "
+        f"{args.concurrency} clients, {args.requests} requests. Fixed rate: {rate:.0f} req/s for "
+        f"{args.fixed_seconds:.0f} s ({endpoint.fixed_rate_share:.0%} of the uninstrumented capacity)."
     )
     lines = [
         "| variant | req/s | vs bare | p50 ms | p99 ms | CPU ms/req | CPU ÷ pool task's | other threads' CPU ms/req "
-        "| RSS MiB | fixed-rate p50 ms | fixed-rate p99 ms | p99 vs bare |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| native threads' CPU ms/req | RSS MiB | fixed-rate p50 ms | fixed-rate p99 ms | p99 vs bare |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in results:
         lines.append(
             f"| {name} | {median(name, 'rps'):.0f} | {median(name, 'rps') / median(base, 'rps'):.2f} "
             f"| {median(name, 'p50_ms'):.1f} | {median(name, 'p99_ms'):.1f} | {median(name, 'cpu_ms'):.2f} "
             f"| {median(name, 'cpu_per_pool'):.2f} | {median(name, 'other_cpu_ms'):.2f} "
+            f"| {median(name, 'native_cpu_ms'):.3f} "
             f"| {median(name, 'rss_mib'):.0f} "
             f"| {median(name, 'fixed_p50_ms'):.1f} "
             f"| {median(name, 'fixed_p99_ms'):.1f} "
@@ -533,7 +620,7 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace, rate: float)
     lines.extend(collector_down_summary(results))
     lines.extend(failures_summary(results))
     lines.extend(fixed_windows_by_round(results))
-    publish(header, "\n".join(lines), args.write, "overhead")
+    publish(header, "\n".join(lines), args.write, f"overhead-{endpoint.name}")
 
 
 def failures_summary(results: dict[str, list[Run]]) -> list[str]:

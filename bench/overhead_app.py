@@ -1,8 +1,14 @@
-"""The benchmark's endpoint: what a typical FastAPI handler does, all in one request.
+"""The benchmark's endpoints: what typical FastAPI handlers do, all in one request.
 
-``GET /work/{item_id}``: a Redis cache-aside read (GET, SET on a miss), a SQLAlchemy query on a
-SQLite file, and a CPU task in a ``ThreadPoolExecutor``. Plain code, no otelperf import: every
-variant of ``bench/overhead.py`` runs this same file under its own launcher.
+- ``GET /work/{item_id}`` (heavy): a Redis cache-aside read (GET, SET on a miss), a query through
+  an ORM ``Session`` on a SQLite file, and a CPU task of 200 SHA-256 rounds in a
+  ``ThreadPoolExecutor``;
+- ``GET /light/{item_id}`` (light): the same cache-aside read, one SELECT on a pooled connection
+  (SQLAlchemy Core, no ORM session), and a CPU task of 100 rounds in the same pool: a handler whose
+  own work is small, so that what observability adds to each request weighs most.
+
+Plain code, no otelperf import: every variant of ``bench/overhead.py`` runs this same file under
+its own launcher.
 """
 
 from __future__ import annotations
@@ -16,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
-from _os_thread import name_os_thread
+from _os_thread import name_os_thread, name_python_threads
 from fastapi import FastAPI
-from sqlalchemy import Integer, String, create_engine, select
+from sqlalchemy import Integer, String, bindparam, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
@@ -44,6 +50,9 @@ cache = redis.Redis.from_url(os.environ["REDIS_URL"])
 # wall-clock expiry would make the miss rate depend on how slow each variant runs.
 CACHE_TTL_S = int(os.environ.get("BENCH_CACHE_TTL", "5"))
 POOL_THREAD = "bench-cpu"
+# Every other Python thread's OS name: the threads left unnamed are native ones (a profiling agent's).
+PYTHON_THREAD = "py"
+name_python_threads(PYTHON_THREAD)
 
 
 def _name_pool_thread() -> None:
@@ -55,9 +64,9 @@ pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=POOL_THREAD, initial
 app = FastAPI()
 
 
-def digest(seed: str) -> str:
+def digest(seed: str, rounds: int = 200) -> str:
     value = seed.encode()
-    for _ in range(200):
+    for _ in range(rounds):
         value = hashlib.sha256(value).digest()
     return value.hex()[:12]
 
@@ -71,4 +80,20 @@ async def work(item_id: int) -> dict[str, Any]:
     with Session(engine) as session:
         name = session.scalar(select(Item.name).where(Item.id == item_id % 1000 + 1))
     checksum = await asyncio.get_running_loop().run_in_executor(pool, digest, str(name))
+    return {"name": name, "cached": cached is not None, "checksum": checksum}
+
+
+LIGHT_ROUNDS = 100
+name_by_id = select(Item.name).where(Item.id == bindparam("item_id"))
+
+
+@app.get("/light/{item_id}")
+async def light(item_id: int) -> dict[str, Any]:
+    key = f"bench:light:{item_id % 100}"
+    cached = cache.get(key)
+    if cached is None:
+        cache.set(key, b"1", ex=CACHE_TTL_S)
+    with engine.connect() as connection:
+        name = connection.scalar(name_by_id, {"item_id": item_id % 1000 + 1})
+    checksum = await asyncio.get_running_loop().run_in_executor(pool, digest, str(name), LIGHT_ROUNDS)
     return {"name": name, "cached": cached is not None, "checksum": checksum}

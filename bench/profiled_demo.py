@@ -8,10 +8,7 @@ the sampler's own cost, measured in the same process and window as the app's.
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
-from _os_thread import name_os_thread
+from _os_thread import name_python_threads
 
 from otelperf.demo.app import app
 
@@ -19,15 +16,4 @@ __all__ = ["app"]
 
 PYTHON_THREAD = "py"
 
-
-_bootstrap_inner = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
-
-
-def _named_bootstrap_inner(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
-    name_os_thread(threading.get_native_id(), PYTHON_THREAD)
-    _bootstrap_inner(self, *args, **kwargs)
-
-
-threading.Thread._bootstrap_inner = _named_bootstrap_inner  # type: ignore[attr-defined]
-for _thread in threading.enumerate():
-    name_os_thread(_thread.native_id, PYTHON_THREAD)
+name_python_threads(PYTHON_THREAD)

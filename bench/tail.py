@@ -12,10 +12,13 @@ both apps see the same stretches of the VM, and each app's p99 is taken over the
 its windows. A stopped app's timers (span batches, metric export, profile uploads) fire when it
 resumes, inside its own windows: the variant carries all of its periodic work, as in production.
 
-    python bench/tail.py [--pairs 12] [--window 5] [--only VARIANT ...] [--write docs/benchmarks.md]
+    python bench/tail.py [--pairs 12] [--window 5] [--endpoint light] [--only VARIANT ...] [--write docs/benchmarks.md]
 
-The rate is a third of the uninstrumented app's closed-loop capacity, measured at the start (as in
-``overhead.py``), or ``--rate``.
+The rate is the endpoint's share (as in ``overhead.py``: a third on the heavy endpoint, a quarter on
+the light one) of the uninstrumented app's closed-loop capacity, measured at the start, or ``--rate``.
+Each window also records the load generator's worst delay sending a request and each CPU's steal
+(the time the hypervisor gave to other machines): the machine's own disturbance, reported with
+the table.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import signal
@@ -36,9 +40,13 @@ from pathlib import Path
 import httpx
 from _harness import publish, sink
 from overhead import (
+    Endpoint,
     Variant,
+    Window,
+    add_endpoint_option,
     add_variant_options,
     backends,
+    chosen_endpoints,
     chosen_variants,
     closed_loop,
     fixed_rate_of,
@@ -58,6 +66,14 @@ class Turns:
 
     windows: list[list[float]] = field(default_factory=list)
     failed: int = 0
+    send_delays_ms: list[float] = field(default_factory=list)  # the load generator's worst, per window
+    steals_ms: list[float] = field(default_factory=list)  # all CPUs' steal, per window
+
+    def add(self, window: Window) -> None:
+        self.windows.append(window.latencies)
+        self.failed += window.failed
+        self.send_delays_ms.append(window.send_delay_ms)
+        self.steals_ms.append(sum(window.steal_ms))
 
     @property
     def pooled(self) -> list[float]:
@@ -90,7 +106,7 @@ class Pairing:
 App = tuple[subprocess.Popen[bytes], str, Turns]  # the process, its base URL, its windows' latencies
 
 
-async def take_turns(apps: list[App], args: argparse.Namespace, rate: float) -> None:
+async def take_turns(apps: list[App], args: argparse.Namespace, rate: float, endpoint: Endpoint) -> None:
     """Alternate fixed-rate windows between the apps (first A B, then B A, ...), the idle one stopped.
 
     One client per app for the whole run: its connections, opened by the warm-up, stay open while
@@ -100,28 +116,29 @@ async def take_turns(apps: list[App], args: argparse.Namespace, rate: float) -> 
         turns_of = []
         for process, base_url, turns in apps:
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits))
-            await send_at_rate(http, rate, WARM_UP_S)
+            await send_at_rate(http, rate, WARM_UP_S, endpoint)
             process.send_signal(signal.SIGSTOP)
             turns_of.append((process, http, turns))
         for pair in range(args.pairs):
             for process, http, turns in turns_of if pair % 2 == 0 else turns_of[::-1]:
                 process.send_signal(signal.SIGCONT)
                 await asyncio.sleep(SETTLE_S)
-                window = await send_at_rate(http, rate, args.window)
+                window = await send_at_rate(http, rate, args.window, endpoint)
                 process.send_signal(signal.SIGSTOP)
-                turns.windows.append(window.latencies)
-                turns.failed += window.failed
+                turns.add(window)
 
 
-def pair_with_bare(bare: Variant, variant: Variant, args: argparse.Namespace, rate: float) -> Pairing:
+def pair_with_bare(
+    bare: Variant, variant: Variant, args: argparse.Namespace, rate: float, endpoint: Endpoint
+) -> Pairing:
     pairing = Pairing(variant.name, Turns(), Turns())
     with contextlib.ExitStack() as running:
         apps: list[App] = []
         for app, turns in ((bare, pairing.bare), (variant, pairing.other)):
             process, base_url = running.enter_context(serving(app, args.redis_url))
-            warm_up(base_url, args.concurrency)
+            warm_up(base_url, args.concurrency, endpoint)
             apps.append((process, base_url, turns))
-        asyncio.run(take_turns(apps, args, rate))
+        asyncio.run(take_turns(apps, args, rate, endpoint))
     return pairing
 
 
@@ -132,40 +149,70 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="requests per second (default: a third of bare capacity)")
     parser.add_argument("--requests", type=int, default=2000, help="closed-loop requests of the calibration")
     parser.add_argument("--concurrency", type=int, default=8)
+    add_endpoint_option(parser)
     add_variant_options(parser)
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--summary", type=Path, help="also write the ratios as JSON here (for bench/all.py)")
     args = parser.parse_args()
-    with backends() as (args.redis_url, endpoint):
-        chosen = chosen_variants(args, endpoint, sink())
-        bare, others = chosen[0], chosen[1:]
-        rate = args.rate or calibrate(bare, args)
-        pairings = []
-        for variant in others:
-            pairing = pair_with_bare(bare, variant, args, rate)
-            print(
-                f"{variant.name}: p99 {pairing.other.p99_ms():.1f} ms against {pairing.bare.p99_ms():.1f} ms bare "
-                f"({pairing.ratio():.2f}x)",
-                file=sys.stderr,
-                flush=True,
-            )
-            pairings.append(pairing)
-    report(pairings, args, rate)
+    with backends() as (args.redis_url, collector):
+        chosen = chosen_variants(args, collector, sink())
+        measured = {endpoint: pair_all(chosen, args, endpoint) for endpoint in chosen_endpoints(args)}
+    for endpoint, (pairings, rate) in measured.items():
+        report(pairings, args, rate, endpoint)
+    if args.summary:
+        args.summary.write_text(json.dumps(summary(measured), indent=1))
 
 
-def calibrate(bare: Variant, args: argparse.Namespace) -> float:
+def summary(measured: dict[Endpoint, tuple[list[Pairing], float]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per endpoint and variant: the p99s, their ratio and the pair-by-pair median ratio."""
+    return {
+        endpoint.name: {
+            pairing.variant: {
+                "rate": rate,
+                "bare_p99_ms": pairing.bare.p99_ms(),
+                "p99_ms": pairing.other.p99_ms(),
+                "p99_ratio": pairing.ratio(),
+                "pair_median_ratio": statistics.median(pairing.pair_ratios()),
+                "failed": pairing.other.failed,
+            }
+            for pairing in pairings
+        }
+        for endpoint, (pairings, rate) in measured.items()
+    }
+
+
+def pair_all(chosen: list[Variant], args: argparse.Namespace, endpoint: Endpoint) -> tuple[list[Pairing], float]:
+    """Every variant after the first (the uninstrumented app) paired with it on ``endpoint``; the rate."""
+    bare, others = chosen[0], chosen[1:]
+    rate = args.rate or calibrate(bare, args, endpoint)
+    pairings = []
+    for variant in others:
+        pairing = pair_with_bare(bare, variant, args, rate, endpoint)
+        print(
+            f"{endpoint.name} {variant.name}: p99 {pairing.other.p99_ms():.1f} ms against "
+            f"{pairing.bare.p99_ms():.1f} ms bare ({pairing.ratio():.2f}x)",
+            file=sys.stderr,
+            flush=True,
+        )
+        pairings.append(pairing)
+    return pairings, rate
+
+
+def calibrate(bare: Variant, args: argparse.Namespace, endpoint: Endpoint) -> float:
     """The fixed rate from the uninstrumented app's closed-loop throughput, as ``overhead.py`` sets it."""
     with serving(bare, args.redis_url) as (_, base_url):
-        warm_up(base_url, args.concurrency)
-        elapsed, _ = asyncio.run(closed_loop(base_url, args.requests, args.concurrency))
-    return fixed_rate_of(args.requests / elapsed)
+        warm_up(base_url, args.concurrency, endpoint)
+        elapsed, _ = asyncio.run(closed_loop(base_url, args.requests, args.concurrency, endpoint))
+    return fixed_rate_of(args.requests / elapsed, endpoint)
 
 
-def report(pairings: list[Pairing], args: argparse.Namespace, rate: float) -> None:
+def report(pairings: list[Pairing], args: argparse.Namespace, rate: float, endpoint: Endpoint) -> None:
     header = (
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores: {rate:.0f} req/s, each variant side by side with the uninstrumented app "
-        f"(both pinned to CPU 0, the idle one stopped), {args.pairs} pairs of {args.window:.0f} s turns; "
-        "p99 over each app's pooled requests."
+        f"Endpoint `{endpoint.name}` (`GET {endpoint.path}/{{id}}`). Measured {time.strftime('%Y-%m-%d')} on "
+        f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores: {rate:.0f} req/s "
+        f"({endpoint.fixed_rate_share:.0%} of the uninstrumented capacity), each variant side by side with the "
+        f"uninstrumented app (both pinned to CPU 0, the idle one stopped), {args.pairs} pairs of "
+        f"{args.window:.0f} s turns; p99 over each app's pooled requests."
     )
     lines = [
         "| variant | bare p50 ms | p50 ms | bare p99 ms | p99 ms | p99 vs bare | pair by pair: median (range) |",
@@ -185,7 +232,22 @@ def report(pairings: list[Pairing], args: argparse.Namespace, rate: float) -> No
     ]
     if failed:
         lines += ["", "Requests that failed (counted in the p99 with the time they took to fail): " + "; ".join(failed)]
-    publish(header, "\n".join(lines), args.write, "tail")
+    lines += ["", machine_load(pairings)]
+    publish(header, "\n".join(lines), args.write, f"tail-{endpoint.name}")
+
+
+def machine_load(pairings: list[Pairing]) -> str:
+    """What the machine did during the windows: the load generator's worst send delay and the steal."""
+    turns = [turns for pairing in pairings for turns in (pairing.bare, pairing.other)]
+    delays = [delay for one in turns for delay in one.send_delays_ms]
+    steals = [steal for one in turns for steal in one.steals_ms]
+    if not delays:
+        return ""
+    return (
+        f"Machine load over the {len(delays)} windows: the load generator's worst delay sending a request, "
+        f"median {statistics.median(delays):.1f} ms (highest {max(delays):.0f} ms); steal (both CPUs) median "
+        f"{statistics.median(steals):.0f} ms per window (highest {max(steals):.0f} ms)."
+    )
 
 
 if __name__ == "__main__":

@@ -5,26 +5,34 @@ The SDK's ``Histogram.record`` spends most of its time on the attributes: ``Meas
 them (a recursive type check and a new dict), then each reader's view copies and hashes them to
 find the attribute set's aggregation. ``Streams`` finds a set's aggregations once, as the SDK's
 first measurement of the set would (cleaned attributes, one copy per view, the SDK's hash, under
-the match's lock), and ``new_measurement`` builds the ``Measurement`` the aggregations take.
+the match's lock). An explicit-bucket histogram's aggregation (every histogram otelperf records) is
+then updated in place by ``add``, as its ``aggregate`` updates it (sum, min, max and the bucket's
+count, under the aggregation's own lock), and its exemplar reservoir is offered the measurement's
+fields only when the exemplar filter samples it: no ``Measurement`` is built. Any other
+aggregation gets the ``Measurement`` that ``new_measurement`` builds, and its own ``aggregate``.
 
 It reads the SDK's private ``_Histogram``, its ``_measurement_consumer`` (``_reader_storages``,
 ``_sdk_config.exemplar_filter``), each storage's view-instrument matches
 (``_get_or_init_view_instrument_match``, ``_view._attribute_keys``, ``_reset_on_collect``,
 ``_lock``, ``_get_or_create_aggregation``), ``_hash_attributes``, the API's
-``_clean_attribute_value``, the test of ``Histogram._is_enabled`` (its ``_meter_config``), the
+``_clean_attribute_value``, the test of ``Histogram._is_enabled`` (its ``_meter_config``),
+``_ExplicitBucketHistogramAggregation``'s ``_lock``, ``_value``, ``_get_empty_bucket_counts``,
+``_sum``, ``_min``, ``_max``, ``_record_min_max``, ``_boundaries`` and ``_reservoir``, the
 API's ``_ProxyHistogram`` and its
 ``_real_instrument`` (the SDK histogram behind an instrument created before the meter provider
 was set), and writes a ``Measurement``'s fields into its ``__dict__`` where the dataclass keeps
 them there.
 
-The probe records one measurement through these internals into a throwaway meter provider,
-including through a proxy resolved after the provider is set, and checks the exported point.
+The probe records one measurement through these internals into a throwaway meter provider (in
+place, and through ``aggregate``), including through a proxy resolved after the provider is set,
+and checks the exported points.
 Off, every histogram records through the public ``Histogram.record``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +46,7 @@ __all__ = [
     "SWITCH",
     "Aggregations",
     "Streams",
+    "add",
     "awaiting_provider",
     "new_measurement",
     "probe",
@@ -45,7 +54,10 @@ __all__ = [
 ]
 
 NAME = "histograms"
-Aggregations = tuple[Any, ...]
+# Per reader: (the aggregation, whether ``add`` updates it in place).
+Aggregations = tuple[tuple[Any, bool], ...]
+# What ``_ExplicitBucketHistogramAggregation.aggregate`` reads and writes.
+_BUCKET_FIELDS = ("_lock", "_value", "_sum", "_min", "_max", "_record_min_max", "_boundaries", "_reservoir")
 _MEASUREMENT_FIELDS = ("value", "time_unix_nano", "instrument", "context", "attributes")
 _set_field = object.__setattr__
 _new_object = object.__new__
@@ -55,6 +67,7 @@ try:
     from opentelemetry.metrics._internal import _ProxyMeter
     from opentelemetry.metrics._internal.instrument import _ProxyHistogram
     from opentelemetry.sdk.metrics._internal._view_instrument_match import _hash_attributes
+    from opentelemetry.sdk.metrics._internal.aggregation import _ExplicitBucketHistogramAggregation
     from opentelemetry.sdk.metrics._internal.instrument import _Histogram
     from opentelemetry.sdk.metrics._internal.measurement import Measurement
 
@@ -132,8 +145,34 @@ class Streams:
         for match in self._matches():
             cleaned = dict(clean)  # one copy per view, as the SDK makes
             with match._lock:
-                found.append(match._get_or_create_aggregation(_hash_attributes(cleaned), cleaned))
+                aggregation = match._get_or_create_aggregation(_hash_attributes(cleaned), cleaned)
+            found.append((aggregation, _updatable_in_place(aggregation)))
         return tuple(found)
+
+
+def _updatable_in_place(aggregation: Any) -> bool:
+    """Whether ``add`` updates ``aggregation``: an explicit-bucket histogram's, with its fields."""
+    return (
+        type(aggregation) is _ExplicitBucketHistogramAggregation
+        and all(hasattr(aggregation, name) for name in _BUCKET_FIELDS)
+        and callable(getattr(aggregation, "_get_empty_bucket_counts", None))
+    )
+
+
+def add(aggregation: Any, value: float) -> None:
+    """``_ExplicitBucketHistogramAggregation.aggregate``'s update of the point, for a finite value
+    (the exemplar is the caller's: ``aggregation._reservoir.offer``, when sampled)."""
+    with aggregation._lock:
+        counts = aggregation._value
+        if counts is None:
+            counts = aggregation._value = aggregation._get_empty_bucket_counts()
+        aggregation._sum += value
+        if aggregation._record_min_max:  # comparisons, not min()/max(): no call, no store when unchanged
+            if value < aggregation._min:  # noqa: PLR1730
+                aggregation._min = value
+            if value > aggregation._max:  # noqa: PLR1730
+                aggregation._max = value
+        counts[bisect_left(aggregation._boundaries, value)] += 1
 
 
 def _measurement_fields_settable() -> bool:
@@ -179,8 +218,11 @@ def _check_point(reader: InMemoryMetricReader, name: str) -> str | None:
         if metric.name == name
         for point in metric.data.data_points
     ]
-    if [(dict(p.attributes or {}), p.count, p.sum) for p in points] != [({"a": "b"}, 1, 0.5)]:
-        return f"a measurement fed to the aggregation was not exported as recorded ({points!r})"
+    recorded = [({"a": "b"}, 2, 0.52, 0.02, 0.5, 2)]
+    if [(dict(p.attributes or {}), p.count, round(p.sum, 9), p.min, p.max, sum(p.bucket_counts)) for p in points] != (
+        recorded
+    ):
+        return f"measurements fed to the aggregation were not exported as recorded ({points!r})"
     return None
 
 
@@ -192,9 +234,12 @@ def _record_directly(histogram: Any) -> str | None:
     reason = streams.unsupported()
     if reason is not None or not streams.enabled() or streams.enabled() != real._is_enabled():
         return f"a default view and reader look unsupported ({reason or 'meter disabled'})"
-    measurement = new_measurement(0.5, 1, real, Context(), {"a": "b"})
-    for aggregation in streams.aggregations({"a": "b"}):
+    measurement = new_measurement(0.02, 1, real, Context(), {"a": "b"})
+    for aggregation, in_place in streams.aggregations({"a": "b"}):
+        if not in_place:
+            return f"the default aggregation ({type(aggregation).__name__}) cannot be updated in place"
         aggregation.aggregate(measurement, False)
+        add(aggregation, 0.5)
     return None
 
 

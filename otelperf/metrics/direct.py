@@ -4,8 +4,10 @@ otelperf builds its attribute sets itself, from plain strings and numbers, and t
 come back on every request. The public ``Histogram.record`` cleans, copies and hashes the
 attributes of every measurement to find the set's aggregation; ``DirectHistogram`` finds a set's
 aggregations once (``fastpaths.histograms.Streams``) and afterwards hands each measurement to them
-directly. The default exemplar filter's question, is the span sampled, is answered from the span
-given with the measurement, without building a context for a span that is not sampled.
+directly (an explicit-bucket aggregation updated in place, without a ``Measurement``:
+``fastpaths.histograms.add``). The default exemplar filter's question, is the span sampled, is
+answered from the span given with the measurement, without building a context for a span that
+is not sampled.
 ``bench/micro.py`` and ``bench/instructions.py`` measure the difference (``docs/benchmarks.md``).
 
 Everything else stays the SDK's: the aggregation objects are the ones the SDK created for the set,
@@ -39,7 +41,7 @@ from opentelemetry.trace import Span, get_current_span, set_span_in_context
 
 from otelperf.fastpaths import context as context_fastpath
 from otelperf.fastpaths import histograms
-from otelperf.fastpaths.histograms import Aggregations, new_measurement
+from otelperf.fastpaths.histograms import Aggregations, add, new_measurement
 from otelperf.log import logger
 
 __all__ = ["Aggregations", "DirectHistogram", "context_of", "span_sampled"]
@@ -136,6 +138,13 @@ class DirectHistogram(histograms.Streams):
             sample = self.exemplar_filter.should_sample(value, now, attributes, context)
         # Not cleaned again: the set's aggregations were found with the cleaned attributes, and the
         # exemplar reservoir only keeps the keys a point lacks (none: no view drops keys here).
-        measurement = new_measurement(value, now, self.histogram, context or _NO_CONTEXT, attributes)
-        for aggregation in aggregations:
+        measurement = None
+        for aggregation, in_place in aggregations:
+            if in_place:
+                add(aggregation, value)
+                if sample:  # the aggregation's _sample_exemplar, without a Measurement
+                    aggregation._reservoir.offer(value, now, attributes, context or _NO_CONTEXT)
+                continue
+            if measurement is None:
+                measurement = new_measurement(value, now, self.histogram, context or _NO_CONTEXT, attributes)
             aggregation.aggregate(measurement, sample)

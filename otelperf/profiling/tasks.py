@@ -85,7 +85,14 @@ class RouteFramedApp:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
-        return await TaggedCoroutine(self.app(scope, receive, send))
+        return await _framed(self.app(scope, receive, send))
+
+
+def _framed(coroutine: Any) -> Any:
+    """``coroutine`` driven through ``TaggedCoroutine`` when a root is current (the request's span
+    records). Without one there is no route frame to run it under, and the task-level wrapper
+    already clears the thread's tags before each step: the coroutine runs as it is."""
+    return TaggedCoroutine(coroutine) if current_root.get() is not None else coroutine
 
 
 def _frame_inner_app(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -104,9 +111,10 @@ def framing() -> bool:
 
 
 def frame(coroutine: Any) -> Any:
-    """``coroutine`` driven through ``TaggedCoroutine`` once profiling attributes spans, else itself
-    (otelperf's HTTP server instrumentation runs each request's app through it)."""
-    return TaggedCoroutine(coroutine) if _framing["on"] else coroutine
+    """``coroutine`` driven through ``TaggedCoroutine`` once profiling attributes spans and the
+    request has a root, else itself (otelperf's HTTP server instrumentation runs each request's
+    app through it)."""
+    return _framed(coroutine) if _framing["on"] else coroutine
 
 
 def frame_asgi_apps() -> None:

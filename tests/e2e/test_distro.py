@@ -427,7 +427,7 @@ def test_bad_settings_are_reported_and_the_app_runs(start_app: StartApp, collect
     lines = app.otelperf_lines()
     assert not [line for line in lines if "heap frozen" in line], "OTELPERF_GC_FREEZE=false was ignored"
     expected = [
-        "OTELPERF_PROFILING_SAMPLE_RATE='fast' is not a whole number of samples per second; using 100 instead",
+        "OTELPERF_PROFILING_SAMPLE_RATE='fast' is not a whole number of samples per second; using 19 instead",
         "OTEL_TRACES_SAMPLER='sometimes' is not one of",
         "OTELPERF_SHUTDOWN_TIMEOUT='-1' is out of range",
     ]

@@ -27,7 +27,7 @@ def test_doctor_fails_on_an_invalid_setting_and_names_it(monkeypatch: pytest.Mon
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 1
     assert "OTELPERF_PROFILING_SAMPLE_RATE='fast' is not a whole number" in result.output
-    assert "using 100 instead" in result.output
+    assert "using 19 instead" in result.output
 
 
 def test_doctor_reports_an_unreachable_collector_and_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -83,6 +83,20 @@ def test_direct_path_exports_what_the_public_path_does(monkeypatch: pytest.Monke
         histogram.record(value, attributes)
     assert _summary(reader, "t.duration") == expected
     assert len(expected) == 6  # the two orders of one set are one series
+    # Every set went into its explicit-bucket aggregation in place (fastpaths.histograms.add).
+    assert histogram._known and all(in_place for found in histogram._known.values() for _, in_place in found)
+
+
+def test_other_aggregations_get_a_measurement_and_their_own_aggregate() -> None:
+    reader = InMemoryMetricReader()
+    histogram = BoundedHistogram(MeterProvider(metric_readers=[reader]).get_meter("t"), DURATION)
+    histogram.record(0.5, {"a": "b"})
+    ((aggregation, in_place),) = next(iter(histogram._known.values()))
+    assert in_place
+    histogram._known = {key: ((aggregation, False),) for key in histogram._known}  # as for another kind
+    histogram.record(0.02, {"a": "b"})
+    (point,) = [p.point for p in read_points(reader, DURATION.name)]
+    assert (point.count, round(point.sum, 9), point.min, point.max) == (2, 0.52, 0.02, 0.5)
 
 
 def test_unhashable_values_take_the_public_path_which_cleans_them() -> None:

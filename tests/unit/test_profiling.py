@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import set_span_in_context
 
-from otelperf.profiling import ProfileSpanProcessor, start_profiler, tags
+from otelperf.profiling import ProfileSpanProcessor, start_profiler, tags, tasks
 from otelperf.profiling.tasks import TaggedCoroutine, install_task_factory
 from otelperf.settings import load_settings
 
@@ -106,6 +106,42 @@ def test_a_task_step_adds_two_frames_to_the_stack_the_profiler_reads(native: Fak
 
     asyncio.run(main())
     assert stacks == [["request", "[GET /a]", "send", "_run"]]
+
+
+def test_a_request_without_a_root_runs_unframed_and_untagged_between_framed_ones(native: FakeNative) -> None:
+    """A request whose span does not record has no root: its app runs as it is (no route frame to
+    run it under), and each of its steps clears the tags a sampled request left on the thread."""
+    seen: list[tuple[str, str | None, bool]] = []
+
+    async def app(name: str) -> None:
+        for _ in range(3):
+            tagged = tags.tagged_root()
+            framed = any(f.f_code.co_name.startswith("[") for f in _frames())
+            seen.append((name, tagged.span_name if tagged else None, framed))
+            await asyncio.sleep(0)
+
+    async def request(name: str, sampled: bool) -> None:
+        tags.current_root.set(tags.Root(7, f"GET /{name}") if sampled else None)
+        coroutine = app(name)
+        framed = tasks.frame(coroutine)
+        assert (framed is coroutine) is not sampled
+        await framed
+
+    async def main() -> None:
+        install_task_factory(asyncio.get_running_loop())
+        await asyncio.gather(
+            asyncio.create_task(request("sampled", True)), asyncio.create_task(request("unsampled", False))
+        )
+
+    tasks._framing["on"] = True
+    token = tags.current_root.set(None)  # what earlier tests left in this thread's context
+    try:
+        asyncio.run(main())
+    finally:
+        tasks._framing["on"] = False
+        tags.current_root.reset(token)
+    assert [entry for entry in seen if entry[0] == "unsampled"] == [("unsampled", None, False)] * 3
+    assert [entry for entry in seen if entry[0] == "sampled"] == [("sampled", "GET /sampled", True)] * 3
 
 
 def _frames() -> list[types.FrameType]:

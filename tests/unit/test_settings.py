@@ -29,7 +29,7 @@ def test_http_protocol_uses_its_own_port_and_signal_paths() -> None:
 @pytest.mark.parametrize(
     ("env", "value", "reason", "fallback"),
     [
-        ("OTELPERF_PROFILING_SAMPLE_RATE", "fast", "is not a whole number of samples per second", 100),
+        ("OTELPERF_PROFILING_SAMPLE_RATE", "fast", "is not a whole number of samples per second", 19),
         ("OTELPERF_SHUTDOWN_TIMEOUT", "-1", "is out of range", 3.0),
         ("OTEL_TRACES_SAMPLER", "sometimes", "is not one of", "parentbased_always_on"),
         ("OTEL_TRACES_SAMPLER_ARG", "1.5", "is out of range", 1.0),
