@@ -3,9 +3,11 @@
 ``doctor`` and ``settings`` read the configuration, ``demo`` and ``load`` run and load the sample
 service, ``report`` and ``rules`` grade a service from its metrics, ``dashboards`` writes the Grafana
 JSON. Each typer command in ``_app`` is a thin shell over a plain function (``doctor``, ``demo``,
-``report``) that tests call directly. The CLI lives in the ``cli`` extra (typer, rich, httpx) so the
-runtime plugin stays light; without it, ``otelperf`` says what to install instead of failing with a
-traceback.
+``report``) that tests call directly. Its libraries (typer, rich, httpx) are in the base install,
+so an operator runs ``doctor``, ``report`` or ``rules export`` in the app's own image; the runtime
+plugin never imports them. ``demo`` needs the ``demo`` extra (the sample service's libraries) and
+says so. An install missing one of the base libraries gets one line saying what to reinstall
+instead of a traceback.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ def main() -> None:
         from otelperf.cli._app import app
     except ImportError as exc:
         print(
-            f"otelperf: the command line needs extra packages ({exc.name} is missing); "
-            "install them with: pip install 'otelperf[cli]'",
+            f"otelperf: the command line cannot start ({exc.name} is missing from this install); "
+            "reinstall it with: pip install --force-reinstall otelperf",
             file=sys.stderr,
         )
         raise SystemExit(1) from None
