@@ -112,6 +112,8 @@ def run_demo(
         receiver = ProfileReceiver().start()
         env["OTELPERF_PYROSCOPE_ENDPOINT"] = receiver.endpoint
         env.setdefault("OTELPERF_PROFILING_UPLOAD_INTERVAL", "1")
+        # A run of seconds, not hours: sample at 100 Hz so that even the light routes get a ranking.
+        env.setdefault("OTELPERF_PROFILING_SAMPLE_RATE", "100")
     log = Path(tempfile.mkstemp(prefix="otelperf-demo-", suffix=".log")[1])
     command = [
         _script("opentelemetry-instrument"),
