@@ -6,7 +6,7 @@ from pathlib import Path
 from otelperf.dashboards.build import render_all
 from otelperf.dashboards.catalog import DASHBOARDS
 
-COMMITTED = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
+COMMITTED = Path(__file__).resolve().parents[3] / "grafana" / "dashboards"
 
 
 def test_committed_dashboards_are_the_generated_ones() -> None:
