@@ -1,15 +1,15 @@
-from __future__ import annotations
+"""otelperf doctor: the settings it refuses, the backends it checks (secrets masked), and the state of
+each fast path; its exit codes."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from __future__ import annotations
 
 import pytest
 from typer.testing import CliRunner
 
+from otelperf import fastpaths
 from otelperf.cli._app import app
-from otelperf.settings import settings_table
+from otelperf.fastpaths import contract
+from otelperf.fastpaths.contract import FORCED
 
 runner = CliRunner()
 
@@ -51,87 +51,18 @@ def test_doctor_passes_when_nothing_needs_checking(monkeypatch: pytest.MonkeyPat
     assert "no backend configured to check" in result.output
 
 
-def test_settings_markdown_is_the_generated_table() -> None:
-    result = runner.invoke(app, ["settings", "--markdown"])
-    assert result.exit_code == 0
-    assert result.output.strip() == settings_table()
-
-
-# The demo's, dashboards' and tests' extras, as a plain `pip install otelperf` lacks them.
-_EXTRAS = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "redis", "psycopg", "grafana_foundation_sdk")
-_BLOCK = f"""
-import importlib.abc, sys
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {_EXTRAS!r}:
-            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
-sys.meta_path.insert(0, Block())
-"""
-
-
-def _plain(code: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``code`` in a fresh interpreter where only the base install's packages can be imported."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "OTELPERF_"))}
-    env.update(OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none", COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-c", _BLOCK + code, *args], capture_output=True, text=True, env=env, timeout=120, check=False
-    )
-
-
-def test_every_command_but_the_demo_runs_from_a_plain_install(tmp_path: Path) -> None:
-    main = "import sys; from otelperf.cli import main; sys.argv = ['otelperf', *sys.argv[1:]]; main()"
-    doctor = _plain(main, "doctor")
-    assert doctor.returncode == 0, doctor.stderr
-    assert "no backend configured to check" in doctor.stdout
-    export = _plain(main, "rules", "export", "--out", str(tmp_path))
-    assert export.returncode == 0, export.stderr
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["otelperf-alerts.yml", "otelperf-recording.yml"]
-    unreachable = _plain(main, "report", "--prometheus", "http://127.0.0.1:9")
-    assert unreachable.returncode == 2 and "does not answer" in unreachable.stderr, unreachable.stderr
-    for help_of in (("report",), ("demo",), ("rules", "check")):
-        shown = _plain(main, *help_of, "--help")
-        assert shown.returncode == 0, shown.stderr
-    demo = _plain(main, "demo", "--duration", "1")
-    assert demo.returncode == 1
-    assert "pip install 'otelperf[demo]'" in demo.stderr and "Traceback" not in demo.stderr
-
-
-def test_the_rules_package_imports_no_http_client() -> None:
-    code = """
-import sys, time
-import otelperf.rules, otelperf.rules.router, otelperf.rules.html
-from otelperf.rules import build_report, load_rules
-from otelperf.rules.local import LocalSource
-from otelperf.rules.html import to_html
-to_html(build_report(load_rules(), LocalSource([]), service="shop"))
-print("httpx" in sys.modules)
-"""
-    # The router needs FastAPI: this one check runs with it.
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
-
-
-def test_the_demo_lists_its_problems_and_refuses_unknown_ones() -> None:
-    shown = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
-    assert shown.exit_code == 0
-    text = " ".join(shown.output.split())
-    for name in ("n_plus_one", "slow_query", "cold_cache", "saturated_pool", "blocking_coroutine", "--healthy"):
-        assert name in text, name
-    unknown = runner.invoke(app, ["demo", "--problems", "n_plus_one,slowness"])
-    assert unknown.exit_code == 2
-    assert "unknown problem(s) slowness" in unknown.output
-    both = runner.invoke(app, ["demo", "--healthy", "--problems", "cold_cache"])
-    assert both.exit_code == 2 and "--healthy plants no problem" in both.output
-
-
-def test_report_refuses_what_it_cannot_do(tmp_path: Path) -> None:
-    for args, said in (
-        (["--format", "pdf"], "use table, json, markdown or html"),
-        (["--fail-on-regression"], "--fail-on-regression needs --baseline"),
-        (["--window", "15 minutes"], "is not a duration"),
-        (["--baseline", str(tmp_path / "missing.json")], "cannot read it"),
-    ):
-        result = runner.invoke(app, ["report", "--prometheus", "http://127.0.0.1:9", *args])
-        assert result.exit_code == 2, (args, result.output)
-        assert said in result.output, (args, result.output)
+@pytest.mark.parametrize(("value", "expected"), [("true", "on fast path spans: reads"), ("false", FORCED)])
+def test_doctor_lists_the_fast_paths(monkeypatch: pytest.MonkeyPatch, value: str, expected: str) -> None:
+    for name in ("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_ENDPOINT", "REDIS_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    monkeypatch.setenv("OTELPERF_FAST_PATHS", value)
+    forced_before = contract.forced_off()
+    result = CliRunner().invoke(app, ["doctor"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if " fast path " in line]
+    assert [line.split()[3].rstrip(":") for line in lines] == [s.name for s in fastpaths.FAST_PATHS]
+    assert "off fast path grpc_export: not used in this process" in result.output
+    assert sum(expected in line for line in lines) == (1 if value == "true" else len(lines) - 1)
+    assert contract.forced_off() is forced_before  # the doctor decides nothing for the process

@@ -6,6 +6,7 @@ import pytest
 from opentelemetry.sdk.metrics import Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from otelperf.metrics import instruments
 from otelperf.metrics.instruments import BoundedHistogram, set_series_limit
 from otelperf.semconv import Instrument
 from tests.unit.conftest import read_points
@@ -123,3 +124,11 @@ def test_observed_counts_past_the_series_limit_are_not_counted(limit_of_three: N
     for index in range(5):
         counter.count({"index": index}).up()
     assert sorted(p.attributes["index"] for p in read_points(reader, "t.active")) == [0, 1, 2]
+
+
+def test_an_instrument_refuses_a_declaration_of_another_kind() -> None:
+    meter = MeterProvider().get_meter("t")
+    with pytest.raises(ValueError, match="declared as counter, not histogram"):
+        instruments.BoundedHistogram(meter, Instrument("t.count", "counter", "{x}", "d."))
+    with pytest.raises(ValueError, match="declared as histogram"):
+        instruments.observe(meter, Instrument("t.d", "histogram", "s", "d.", buckets=(1.0,)), lambda options: [])

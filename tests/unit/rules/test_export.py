@@ -48,35 +48,3 @@ def test_promtool_unit_tests_of_every_alert_and_score_pass() -> None:
         if line.strip().startswith("- alert: "):
             name = line.split(": ", 1)[1]
             assert f"alertname: {name}\n" in tested, f"no promtool test for {name}"
-
-
-def test_export_refuses_a_latency_threshold_that_is_not_a_bucket(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["rules", "export", "--out", str(tmp_path), "--latency-threshold", "0.3"])
-    assert result.exit_code == 2
-    assert "--latency-threshold one of" in result.output
-    assert not list(tmp_path.iterdir())
-
-
-def test_rules_check_lists_rules_or_every_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["rules", "check"])
-    assert result.exit_code == 0 and "http-latency-p95" in result.output
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("rules:\n  - id: http-apdex\n    weight: -1\n")
-    result = runner.invoke(app, ["rules", "check", str(bad)])
-    assert result.exit_code == 2
-    assert "rule 'http-apdex', field 'weight': must be > 0" in result.output
-
-
-def test_report_against_an_unreachable_prometheus_is_one_clear_line() -> None:
-    result = runner.invoke(app, ["report", "--prometheus", "http://127.0.0.1:9", "--service", "shop"])
-    assert result.exit_code == 2
-    assert "Prometheus at http://127.0.0.1:9 does not answer" in result.output
-    assert "Traceback" not in result.output
-
-
-def test_docs_catalog_table_is_current() -> None:
-    result = runner.invoke(app, ["rules", "check", "--markdown"])
-    assert result.exit_code == 0
-    docs = (REPO / "docs" / "rules.md").read_text()
-    embedded = docs.split("<!-- rules:begin -->\n", 1)[1].split("<!-- rules:end -->", 1)[0]
-    assert embedded == result.output, "run: otelperf rules check --markdown, and paste it into docs/rules.md"
