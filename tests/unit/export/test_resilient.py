@@ -131,16 +131,3 @@ def test_full_export_queue_is_counted_and_reported_once_not_per_span(caplog: pyt
     assert len(warnings) == 2, warnings
     assert "traces export queue is full (OTEL_BSP_MAX_QUEUE_SIZE)" in warnings[0]
     assert "export queue was full" in warnings[1] and " spans dropped in the last 60 s" in warnings[1]
-
-
-def test_export_batches_are_small_unless_the_environment_says_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    from otelperf.pipeline.providers import _batch_options
-
-    for name in ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_MAX_QUEUE_SIZE"):
-        monkeypatch.delenv(name, raising=False)
-    assert _batch_options() == (64, 200)
-    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "32")
-    assert _batch_options() == (32, 200)  # never larger than the queue the user chose
-    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16")
-    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "1000")
-    assert _batch_options() == (None, None)  # the SDK reads the user's values itself

@@ -54,28 +54,6 @@ def test_one_hundred_thousand_distinct_series_stay_bounded() -> None:
     provider.shutdown()
 
 
-def test_pipeline_applies_the_series_limit_to_every_reader() -> None:
-    from otelperf.pipeline.providers import Pipeline
-    from otelperf.settings import load_settings
-
-    settings = load_settings(
-        {
-            "OTELPERF_METRIC_SERIES_LIMIT": "50",
-            "OTEL_TRACES_EXPORTER": "none",
-            "OTEL_METRICS_EXPORTER": "none",
-            "OTELPERF_LOCAL_METRICS": "true",
-        }
-    )
-    pipeline = Pipeline(settings)
-    pipeline.meter_provider = pipeline._build_meter_provider()  # without touching the global providers
-    histogram = pipeline.meter_provider.get_meter("t").create_histogram("limited")
-    for index in range(100):
-        histogram.record(1.0, {"index": index})
-    assert pipeline.local_reader is not None
-    assert len(read_points(pipeline.local_reader, "limited")) == 51
-    pipeline.meter_provider.shutdown()
-
-
 def test_self_cost_samples_the_first_call_then_one_in_256() -> None:
     from otelperf.metrics.instruments import SelfCost
 

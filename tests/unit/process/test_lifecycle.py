@@ -1,4 +1,5 @@
-"""A process forked from one that runs the pipeline makes it its own (a real ``fork``, in a subprocess).
+"""The process lifecycle: the pipeline is flushed right after uvicorn's graceful shutdown, and a
+process forked from one that runs the pipeline makes it its own (a real ``fork``, in a subprocess).
 
 The parent records a measurement and a span, forks, and the child checks what it inherited after
 ``lifecycle``'s fork hook ran: its own pid and instance id on every provider, no metric stream of
@@ -7,12 +8,17 @@ the parent's, exporters and profiler renewed, and a startup line naming its pare
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
+import uvicorn.server
+
+from otelperf.process import lifecycle
 
 SCRIPT = textwrap.dedent(
     """
@@ -88,3 +94,27 @@ def test_the_supervisor_pauses_and_its_worker_runs(forked: dict[str, object]) ->
     assert forked["parent_paused"] is True
     assert child["paused"] is False and child["standby"] is False
     assert child["announced"][-1] == f"worker forked from pid {forked['parent_pid']}"
+
+
+class RecordingPipeline:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def shutdown(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+
+def test_flush_runs_right_after_uvicorn_graceful_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    async def original_shutdown(self: Any, sockets: Any = None) -> None:
+        calls.append("uvicorn shutdown")
+
+    monkeypatch.setattr(uvicorn.server.Server, "shutdown", original_shutdown)
+    pipeline = RecordingPipeline()
+    monkeypatch.setattr(lifecycle._state, "pipeline", pipeline)
+    lifecycle._flush_after_uvicorn_shutdown()
+    lifecycle._flush_after_uvicorn_shutdown()  # idempotent: wrapped once
+    asyncio.run(uvicorn.server.Server.shutdown(object()))  # type: ignore[arg-type]
+    assert calls == ["uvicorn shutdown"]
+    assert pipeline.reasons == ["server shutdown"]

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from otelperf.pipeline.resource import derive_service_name
 from otelperf.process.roles import ProcessRole, detect_role
 
 PY = "/venv/bin/python"
@@ -39,20 +38,3 @@ def test_detect_role(argv: list[str], env: dict[str, str], role: ProcessRole) ->
 
 def test_reload_is_flagged() -> None:
     assert detect_role([PY, "/venv/bin/uvicorn", "a:b", "--reload"], {}).reload
-
-
-@pytest.mark.parametrize(
-    ("argv", "name"),
-    [
-        ([PY, "/venv/bin/uvicorn", "shop.app:app", "--port", "80"], "shop-app"),
-        (
-            [PY, "/venv/bin/gunicorn", "-k", "uvicorn.workers.UvicornWorker", "my_service.main:create_app()"],
-            "my-service-main",
-        ),
-        ([PY, "jobs/nightly_report.py"], "nightly-report"),
-        ([PY, "-m", "celery", "worker"], "celery"),
-        ([PY, "-c", "print(1)"], "python-app"),
-    ],
-)
-def test_derive_service_name(argv: list[str], name: str) -> None:
-    assert derive_service_name(argv) == name

@@ -12,9 +12,8 @@ from otelperf.rules.compare import compare
 from otelperf.rules.html import to_html
 from otelperf.rules.local import LocalSource
 from otelperf.rules.report import Report
+from tests.unit.rules.conftest import BOUNDS, HTTP
 
-HTTP = "http.server.request.duration"
-BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
 HOSTILE = "/x/<script>alert(1)</script>"
 
 

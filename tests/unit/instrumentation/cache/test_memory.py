@@ -5,7 +5,6 @@ from typing import Any
 import pytest
 
 from otelperf.instrumentation.cache.memory import MeteredCache, metered_lru_cache
-from otelperf.instrumentation.cache.results import read_outcomes
 
 
 def by_result(points: list[Any], cache: str) -> dict[tuple[str, str | None], int]:
@@ -51,19 +50,3 @@ def test_metered_lru_cache_is_exact_and_bounded(global_points: Any) -> None:
     assert calls == [2, 3, 4, 2]  # 2 was evicted by 3 and 4 (maxsize 2)
     counts = by_result(global_points("otelperf.cache.operation.duration"), "unit-lru")
     assert counts[("GET", "hit")] == 1 and counts[("GET", "miss")] == 4
-
-
-@pytest.mark.parametrize(
-    ("command", "args", "reply", "outcome"),
-    [
-        ("GET", ("GET", "k"), None, (0, 1)),
-        ("GET", ("GET", "k"), b"v", (1, 0)),
-        ("MGET", ("MGET", "a", "b", "c"), [b"1", None, b"3"], (2, 1)),
-        ("HMGET", ("HMGET", "h", "f1", "f2"), [None, None], (0, 2)),
-        ("EXISTS", ("EXISTS", "a", "b", "c"), 2, (2, 1)),
-        ("HGETALL", ("HGETALL", "h"), {}, (0, 1)),
-        ("SET", ("SET", "k", "v"), True, None),
-    ],
-)
-def test_redis_read_outcomes(command: str, args: tuple[Any, ...], reply: Any, outcome: Any) -> None:
-    assert read_outcomes(command, args, reply) == outcome

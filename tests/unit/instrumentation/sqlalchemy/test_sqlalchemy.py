@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 
 from otelperf.fastpaths import sampling
 from otelperf.instrumentation.sqlalchemy import SQLAlchemyInstrumentor, _execution
-from otelperf.instrumentation.sqlalchemy._execution import available as execution_hook_available
 from tests.sdk_points import read_points
 
 
@@ -271,34 +270,3 @@ def test_bulk_inserts_are_recorded_without_values(signals: Signals, hook: str) -
     (point,) = [p for p in durations(reader) if p.attributes["db.operation.name"] == "INSERT"]
     assert point.count == len(inserts)
     meter_provider.shutdown()
-
-
-def test_a_changed_execution_method_falls_back_to_the_events(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sqlalchemy.engine.base import Connection
-
-    assert execution_hook_available()
-
-    def renamed(self: Any, context: Any, dialect: Any) -> None:  # parameters reordered
-        raise AssertionError("never called")
-
-    monkeypatch.setattr(Connection, "_exec_single_context", renamed)
-    assert not execution_hook_available()
-    monkeypatch.delattr(Connection, "_exec_single_context")
-    assert not execution_hook_available()
-
-
-def test_driver_error_never_raises_and_unwraps_only_exceptions() -> None:
-    class Wrapped(Exception):
-        orig = ValueError("driver")
-
-    class NotAnException(Exception):
-        orig = "text"
-
-    class Hostile(Exception):
-        @property
-        def orig(self) -> Any:
-            raise RuntimeError("a property that fails")
-
-    assert isinstance(_execution.driver_error(Wrapped()), ValueError)
-    for error in (NotAnException(), Hostile(), KeyError("k")):
-        assert _execution.driver_error(error) is error

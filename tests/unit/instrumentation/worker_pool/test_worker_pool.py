@@ -148,26 +148,6 @@ def test_a_pool_thread_keeps_its_tasks_tags_until_the_next_task(instrumented: Si
     ]
 
 
-def test_the_pool_size_is_known_to_each_recorder_and_follows_changes() -> None:
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
-    from otelperf.instrumentation.worker_pool._recorder import PoolRecorder
-    from tests.sdk_points import read_points
-
-    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="sized")
-    attributes = {"otelperf.worker_pool.name": "sized", "otelperf.worker_pool.kind": "thread"}
-    sizes = []
-    for max_workers in (3, 3, 5):  # the same recorder twice, then a new recorder with a new size
-        reader = InMemoryMetricReader()
-        recorder = PoolRecorder(MeterProvider(metric_readers=[reader]))
-        first = recorder.pool(pool, "thread", max_workers, attributes)
-        assert recorder.pool(pool, "thread", max_workers, attributes) is first  # known: no second entry
-        sizes.append([p.count for p in read_points(reader, "otelperf.worker_pool.workers.max")])
-    assert sizes == [[3], [3], [5]]
-    pool.shutdown()
-
-
 def test_a_broken_pool_counts_its_tasks_as_errors_and_empties_its_queue(instrumented: Signals) -> None:
     """An initializer that raises breaks the pool: its queued futures fail without running."""
     gate = threading.Event()
@@ -221,19 +201,3 @@ def test_a_failing_pool_lookup_leaves_the_task_to_run_unmeasured(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unmeasured") as pool:
         assert pool.submit(sum, [1, 2]).result(timeout=5) == 3
     assert of_pool(instrumented, "otelperf.worker_pool.task.duration", "unmeasured") == []
-
-
-def test_an_owner_that_takes_no_attribute_nor_weak_reference_shares_its_counts() -> None:
-    from opentelemetry.sdk.metrics import MeterProvider
-
-    from otelperf.instrumentation.worker_pool._recorder import PoolRecorder
-
-    class Slotted:
-        __slots__ = ()
-
-    recorder = PoolRecorder(MeterProvider())
-    attributes = {"otelperf.worker_pool.name": "slotted", "otelperf.worker_pool.kind": "thread"}
-    owner = Slotted()
-    first, second = (recorder.pool(owner, "thread", 4, attributes) for _ in range(2))
-    assert first.queued is second.queued and first.active is second.active  # one series
-    assert first.owner() is None  # not kept alive by the recorder
