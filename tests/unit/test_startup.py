@@ -6,6 +6,7 @@ the instrumentor. The startup line names the fast paths that are on, and why one
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from importlib.metadata import version
 
@@ -18,6 +19,7 @@ from otelperf.fastpaths.contract import FastPath
 from otelperf.pipeline.providers import Pipeline
 from otelperf.process.roles import ProcessRole, RoleDecision
 from otelperf.settings import Settings
+from otelperf.version import __version__
 
 INSTALLED = f"pytest {version('pytest')}"
 
@@ -142,3 +144,48 @@ def test_the_startup_line_warns_of_a_broken_contract() -> None:
         patch.setattr(span_rewrite.SWITCH, "_state", broken)
         lines = _startup_lines(Settings(traces_exporter="none", metrics_exporter="none"))
     assert lines[1] == f"SDK contract span_rewrite is broken with this opentelemetry-sdk: {broken.reason}"
+
+
+@pytest.fixture
+def said() -> Iterator[list[str]]:
+    """What otelperf logs at INFO and above while the test runs."""
+    otelperf_logger, handler = logging.getLogger("otelperf"), _Lines()
+    level = otelperf_logger.level
+    otelperf_logger.addHandler(handler)
+    otelperf_logger.setLevel(logging.INFO)
+    yield handler.lines
+    otelperf_logger.removeHandler(handler)
+    otelperf_logger.setLevel(level)
+
+
+def test_the_startup_line_waits_for_the_instrumentors_and_is_said_once_per_pipeline(
+    serving: startup.StartupState, said: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(startup, "_record_skipped_by_the_loader", lambda: None)
+    settings = Settings(traces_exporter="none", metrics_exporter="none")
+    role = RoleDecision(ProcessRole.SERVER, "uvicorn", "uvicorn server")
+    startup.pipeline_started(Pipeline(settings), role)
+    assert said == []  # the instrumentors are not loaded yet: the line would miss them
+    startup.log_startup_summary()
+    startup.log_startup_summary()
+    assert len(said) == 1 and said[0].startswith(f"otelperf {__version__} on in pid {os.getpid()} (uvicorn server)")
+    startup.pipeline_started(Pipeline(settings), role)  # a forked worker's own pipeline: its own line
+    assert len(said) == 2 and serving.role is role
+
+
+@pytest.mark.parametrize(
+    ("reload", "said_of_workers"), [(False, "each worker starts its own pipeline"), (True, "use --reload only in")]
+)
+def test_a_supervisor_says_it_exports_nothing_and_what_its_workers_do(
+    serving: startup.StartupState,
+    said: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    reload: bool,
+    said_of_workers: str,
+) -> None:
+    monkeypatch.setattr(startup, "_record_skipped_by_the_loader", lambda: None)
+    serving.role = RoleDecision(ProcessRole.SUPERVISOR, "uvicorn", "uvicorn supervisor", reload=reload)
+    startup.log_startup_summary()
+    (line,) = said
+    assert line.startswith(f"otelperf {__version__}: uvicorn supervisor (pid {os.getpid()}) exports nothing; ")
+    assert said_of_workers in line
