@@ -22,8 +22,8 @@ again), when a view keeps only some attribute keys, when a reader wants delta te
 an attribute set whose lookup raises. A reader added or removed later is noticed on the next
 measurement, and the sets are looked up again.
 
-``tests/unit/test_direct.py`` records the same measurements through both paths and compares the
-exported points, exemplars and overflow.
+``tests/unit/metrics/test_direct.py`` records the same measurements through both paths and
+compares the exported points, exemplars and overflow.
 """
 
 from __future__ import annotations

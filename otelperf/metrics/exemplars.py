@@ -16,7 +16,8 @@ trace and span of the measurement before it in that bucket: a link to the wrong 
 ``exemplar_reservoir_factory()`` is what otelperf's views pass to the SDK: this reservoir for
 explicit-bucket histograms, the SDK's default for everything else (``fastpaths.exemplars``). With
 that fast path off it is ``None`` and the views keep the SDK's reservoirs.
-``tests/unit/test_exemplars.py`` offers the same measurements to both and compares what they collect.
+``tests/unit/metrics/test_exemplars.py`` offers the same measurements to both and compares what
+they collect.
 """
 
 from __future__ import annotations

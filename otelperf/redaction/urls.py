@@ -46,13 +46,11 @@ def redact_query(query: str) -> str:
 
 @functools.lru_cache(maxsize=2048)
 def redact_url(url: str) -> str:
-    """Drops the userinfo of a URL and the values of its query string; keeps the rest."""
-    clean = _USERINFO.sub(r"\1", url)
-    path, mark, rest = clean.partition("?")
-    if not mark:
-        return clean
-    query, hash_mark, fragment = rest.partition("#")
-    return f"{path}?{redact_query(query)}{hash_mark}{fragment and '?'}"
+    """Drops the userinfo of a URL, the values of its query string and its fragment (which starts at
+    the first ``#`` and may hold tokens too); keeps the rest."""
+    clean, hash_mark, fragment = _USERINFO.sub(r"\1", url).partition("#")
+    path, mark, query = clean.partition("?")
+    return f"{path}{mark}{redact_query(query)}{hash_mark}{fragment and '?'}"
 
 
 def is_sensitive_header_attribute(key: str) -> bool:

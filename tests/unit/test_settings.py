@@ -104,3 +104,11 @@ def test_every_settings_field_has_a_declared_variable() -> None:
     declared = {spec.attr for spec in SETTINGS}
     fields = {field.name for field in dataclasses.fields(Settings)} - {"problems"}
     assert fields == declared
+
+
+def test_a_bad_value_is_reported_and_keeps_the_fast_paths_on() -> None:
+    settings = load_settings({"OTELPERF_FAST_PATHS": "maybe"})
+    assert settings.fast_paths is True
+    assert [str(problem) for problem in settings.problems] == [
+        "OTELPERF_FAST_PATHS='maybe' is not a boolean (expected true or false); using True instead"
+    ]
