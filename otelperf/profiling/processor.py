@@ -14,7 +14,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otelperf.fastpaths import spans
-from otelperf.profiling.tags import Root, current_root, tag_thread, tagged_root
+from otelperf.profiling.tags import Root, current_root, holding, tag_thread, tagged_root
 
 PROFILE_ID = "pyroscope.profile.id"
 
@@ -38,7 +38,8 @@ class ProfileSpanProcessor(SpanProcessor):
         if self._link_spans:
             span.set_attribute(PROFILE_ID, root.span_id)
         current_root.set(root)
-        tag_thread(root)
+        if not holding():
+            tag_thread(root)
 
     def on_end(self, span: ReadableSpan) -> None:
         # The SDK passes a read-only copy here: compare ids, not objects.

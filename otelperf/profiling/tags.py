@@ -63,7 +63,13 @@ class Root:
 
 current_root: ContextVar[Root | None] = ContextVar("otelperf_profile_root", default=None)
 
-_thread = threading.local()
+
+class _ThreadState(threading.local):
+    root: Root | None = None  # the root the thread's native tags name
+    held: bool = False  # a root starting now is made current but not tagged yet (``hold_tags``)
+
+
+_thread = _ThreadState()
 _native: dict[str, Any] = {}
 
 
@@ -85,7 +91,7 @@ def tag_thread(root: Root | None) -> None:
     """Make the calling thread's tags those of ``root`` (``None`` clears them)."""
     if not _native:
         return
-    tagged: Root | None = getattr(_thread, "root", None)
+    tagged = _thread.root
     if tagged is root:
         return
     try:
@@ -103,5 +109,30 @@ def tag_thread(root: Root | None) -> None:
 
 def tagged_root() -> Root | None:
     """The root the calling thread is tagged with."""
-    root: Root | None = getattr(_thread, "root", None)
-    return root
+    return _thread.root
+
+
+def hold_tags(held: bool) -> None:
+    """Hold (or release) the tagging of root spans that start on the calling thread.
+
+    An HTTP server span starts under the method's name; only a span that records is then matched
+    to its route and renamed (``retitle``), so that unsampled requests cost no route match. While
+    held, a starting root is made current without the native tag calls: the first step of the
+    work it frames (``profiling.tasks``) tags the thread with the root as renamed, once."""
+    _thread.held = held
+
+
+def holding() -> bool:
+    return _thread.held
+
+
+def retitle(span_id: int, span_name: str) -> None:
+    """Rename the current root, if it is span ``span_id``: a new ``Root`` (tags and route frame
+    follow the name), re-tagging the thread only if it was tagged with the old one."""
+    root = current_root.get()
+    if root is None or root.number != span_id or root.span_name == span_name:
+        return
+    renamed = Root(span_id, span_name)
+    current_root.set(renamed)
+    if _thread.root is root:
+        tag_thread(renamed)

@@ -2,9 +2,9 @@
 
 After routing, FastAPI leaves the route it matched in ``scope["route"]`` and each mount has
 extended ``root_path``: ``routed_template`` reads the template from there, at no cost. When the
-profiler attributes spans, the server span must be named ``GET /items/{item_id}`` when it starts
-(the route frame and thread tags come from that name), so ``route_template`` matches the app's
-routes beforehand, as Starlette will a moment later. Either way the template is bounded by the
+profiler attributes spans, a server span that records must be named ``GET /items/{item_id}``
+before the app runs (the route frame and thread tags come from that name), so ``route_template``
+matches the app's routes beforehand, as Starlette will a moment later; unsampled requests skip it. Either way the template is bounded by the
 app's own routes; a path that matches none has no route (the span is named after the method
 alone, and no ``http.route`` is recorded).
 

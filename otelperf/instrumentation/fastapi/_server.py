@@ -50,6 +50,7 @@ from otelperf import semconv
 from otelperf.instrumentation.fastapi._routes import route_template, routed_template
 from otelperf.log import logger
 from otelperf.metrics.instruments import BoundedHistogram, Count, ObservedUpDownCounter
+from otelperf.profiling.tags import hold_tags, retitle
 from otelperf.profiling.tasks import frame, framing
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Any]
@@ -177,13 +178,25 @@ class ServerTelemetry:
             return None
         raw_method = scope.get("method", "")
         method = raw_method if raw_method in _KNOWN_METHODS else "_OTHER"
-        # The profiler takes the route from the span's name at its start: match the routes now.
-        # Otherwise the route FastAPI matched is read when the request ends (no second match).
-        eager = framing()
-        route = route_template(routes, scope) if eager and routes is not None else None
         verb = "WS" if websocket else "HTTP" if method == "_OTHER" else method
         parent = propagate.extract(headers, getter=_HEADERS)
-        span = self.tracer.start_span(_span_name(verb, route, websocket), context=parent, kind=SpanKind.SERVER)
+        # The profiler names its route frame and tags after the root span: a span that records is
+        # matched to its route and renamed before the app's first step tags the thread (the tags
+        # are held meanwhile). An unsampled request matches nothing here: the route FastAPI matched
+        # is read when it ends, as it is for every request without profiling.
+        framed = framing()
+        hold_tags(framed)
+        try:
+            span = self.tracer.start_span(_span_name(verb, None, websocket), context=parent, kind=SpanKind.SERVER)
+        finally:
+            hold_tags(False)
+        route = None
+        if framed and routes is not None and span.is_recording():
+            route = route_template(routes, scope)
+            if route:
+                name = _span_name(verb, route, websocket)
+                span.update_name(name)
+                retitle(span.get_span_context().span_id, name)
         scheme = scope.get("scheme", "ws" if websocket else "http")
         metric_attributes: dict[str, Any] | None = None
         if not websocket:
@@ -194,7 +207,7 @@ class ServerTelemetry:
             if route:
                 metric_attributes[semconv.HTTP_ROUTE] = route
         request = _Request(self, span, metric_attributes)
-        if routes is not None and not eager:
+        if routes is not None and route is None:
             request.routed_in = (scope, verb, scope.get("root_path", ""))
         if not websocket:
             size = headers.get("content-length")

@@ -18,9 +18,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from starlette.staticfiles import StaticFiles
 
-from otelperf.instrumentation.fastapi import FastAPIInstrumentor
+from otelperf.instrumentation.fastapi import FastAPIInstrumentor, _server
 from otelperf.instrumentation.fastapi._routes import route_template
-from otelperf.profiling import tasks
+from otelperf.profiling import tags, tasks
+from otelperf.profiling.processor import ProfileSpanProcessor
+from otelperf.profiling.tags import current_root
 from tests.unit.conftest import Signals
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -219,29 +221,56 @@ def test_a_mounted_app_is_traced_once_with_the_full_template(instrumented: Signa
     assert span.attributes["http.route"] == "/admin/users/{user_id}"
 
 
-def test_routes_are_matched_before_the_app_runs_when_the_profiler_needs_the_name(
-    instrumented: Signals, tmp_path: Any
+def test_a_sampled_request_is_named_after_its_route_before_the_app_runs_when_the_profiler_needs_it(
+    instrumented: Signals, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With span attribution on, the span is named after its route when it starts (the profiler's
-    route frame comes from that name); the matched template is the same as the routed one."""
-    started: list[str] = []
+    """With span attribution on, a span that records is matched to its route and renamed before the
+    app's first step: the profiler's root (route frame, tags) carries the route's name from then on,
+    and was never tagged under the method's name. An unsampled request matches no route up front."""
+    instrumented.tracer_provider.add_span_processor(ProfileSpanProcessor())
+    seen_by_app: list[tuple[str | None, str | None]] = []
 
-    class Names(SimpleSpanProcessor):
-        def on_start(self, span: Any, parent_context: Any = None) -> None:
-            started.append(span.name)
+    class SeenByApp:
+        def __init__(self, app: Any) -> None:
+            self.app = app
 
-    instrumented.tracer_provider.add_span_processor(Names(InMemorySpanExporter()))
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            root = current_root.get()
+            seen_by_app.append((root.span_name if root else None, tags.tagged_root() and tags.tagged_root().span_name))
+            await self.app(scope, receive, send)
+
+    matched: list[str] = []
+
+    def counting(routes: Any, scope: Any, depth: int = 0) -> str | None:
+        matched.append(scope["path"])
+        return route_template(routes, scope, depth)
+
+    monkeypatch.setattr(_server, "route_template", counting)
+    monkeypatch.setitem(tags._native, "add", lambda key, value: None)  # tagging on, no agent
+    monkeypatch.setitem(tags._native, "remove", lambda key, value: None)
     app = build_app()
     (tmp_path / "a.txt").write_text("a")
     app.mount("/static", StaticFiles(directory=tmp_path))
+    app.add_middleware(SeenByApp)
     tasks._framing["on"] = True
     try:
         for path in ("/api/items/1", "/admin/users/2", "/static/a.txt", "/nowhere"):
             get(app, path)
+        get(app, "/api/items/3", traceparent=TRACEPARENT[:-2] + "00")  # unsampled
     finally:
         tasks._framing["on"] = False
-    assert started == ["GET /api/items/{item_id}", "GET /admin/users/{user_id}", "GET /static/{path}", "GET"]
-    assert [s.name for s in server_spans(instrumented)] == started
+        tags.tag_thread(None)
+    named = ["GET /api/items/{item_id}", "GET /admin/users/{user_id}", "GET /static/{path}", "GET"]
+    assert seen_by_app == [*((name, name) for name in named), (None, None)]
+    assert [s.name for s in server_spans(instrumented)] == named
+    assert server_spans(instrumented)[0].attributes["http.route"] == "/api/items/{item_id}"
+    assert matched == ["/api/items/1", "/admin/users/2", "/static/a.txt", "/nowhere"]  # not the unsampled one
+    (point,) = [
+        p
+        for p in instrumented.points("http.server.request.duration")
+        if p.attributes.get("http.route") == "/api/items/{item_id}"
+    ]
+    assert point.point.count == 2  # the unsampled request's route is read after routing
     routes = app.router.routes
     scope = {"type": "http", "method": "POST", "path": "/api/items/1", "root_path": "", "headers": []}
     assert route_template(routes, scope) == "/api/items/{item_id}"  # path matches, method does not: 405
