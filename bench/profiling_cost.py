@@ -32,6 +32,8 @@ import httpx
 from _harness import answers, cpu_seconds, free_port, publish, sink, thread_cpu_seconds
 from profiled_demo import PYTHON_THREAD
 
+from otelperf.settings import SETTINGS
+
 BIN = Path(sys.executable).parent
 
 
@@ -71,6 +73,7 @@ VARIANTS = {
     "stack sampler + route frames": {"OTELPERF_PROFILING_SAMPLER": "stack"},
 }
 DEFAULT_VARIANTS = ["off", "agent only", "agent + span attribution"]
+DEFAULT_HZ = next(spec.default for spec in SETTINGS if spec.env == "OTELPERF_PROFILING_SAMPLE_RATE")
 
 
 def agent_seconds(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> float:
@@ -145,7 +148,8 @@ def main() -> None:
     header = (
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python {platform.python_version()}: "
         f"demo service pinned to CPU 0, load from CPU 1, {args.concurrency} concurrent clients, "
-        f"{args.requests} requests per run, {args.rounds} interleaved rounds, medians; 100 Hz, GIL-only unless named."
+        f"{args.requests} requests per run, {args.rounds} interleaved rounds, medians; {DEFAULT_HZ} Hz (the default), "
+        "GIL-only unless named."
     )
     lines = [
         "| profiling | CPU ms per request | vs off | agent threads' CPU / app's | requests/s |",
