@@ -59,7 +59,7 @@ VARIANTS = {
     "agent only": {"OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false"},
     "agent + span attribution": {},
     # Other configurations of the agent (run with --only): every thread on CPU instead of the GIL
-    # holder only, and half the rate.
+    # holder only, and a higher rate than the default.
     "agent only, all threads": {"OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false", "OTELPERF_PROFILING_GIL_ONLY": "false"},
     "agent only, 50 Hz": {"OTELPERF_PROFILING_SPAN_ATTRIBUTION": "false", "OTELPERF_PROFILING_SAMPLE_RATE": "50"},
     # The line running in each frame (pyroscope-io's default) instead of the function's first line.
