@@ -4,9 +4,9 @@ After routing, FastAPI leaves the route it matched in ``scope["route"]`` and eac
 extended ``root_path``: ``routed_template`` reads the template from there, at no cost. When the
 profiler attributes spans, a server span that records must be named ``GET /items/{item_id}``
 before the app runs (the route frame and thread tags come from that name), so ``route_template``
-matches the app's routes beforehand, as Starlette will a moment later; unsampled requests skip it. Either way the template is bounded by the
-app's own routes; a path that matches none has no route (the span is named after the method
-alone, and no ``http.route`` is recorded).
+matches the app's routes beforehand, as Starlette will a moment later; unsampled requests skip
+it. Either way the template is bounded by the app's own routes; a path that matches none has no
+route (the span is named after the method alone, and no ``http.route`` is recorded).
 
 FastAPI 0.137+ nests included routers under nodes without a ``path``:
 ``fastapi.routing.iter_route_contexts`` (0.137.2+) flattens them. Mounted apps are descended into,
