@@ -10,7 +10,7 @@ import pytest
 
 from otelperf.rules import build_report, load_catalog, load_rules
 from otelperf.rules.local import LocalSource, bucket_quantile, time_over
-from tests.unit.rules.conftest import HTTP, histogram
+from tests.unit.rules.conftest import HTTP, histogram, histogram_point
 
 
 def test_bucket_quantile_interpolates_like_prometheus() -> None:
@@ -61,18 +61,7 @@ DB_BOUNDS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0]
 
 
 def db_histogram(counts: list[int], observed_s: float, **attributes: object) -> dict[str, object]:
-    now = time.time()
-    return {
-        "name": DB,
-        "kind": "histogram",
-        "attributes": attributes,
-        "start": now - 100,
-        "time": now,
-        "count": sum(counts),
-        "sum": observed_s,
-        "bucket_counts": counts,
-        "explicit_bounds": DB_BOUNDS,
-    }
+    return histogram_point(DB, DB_BOUNDS, counts, observed_s, **attributes)
 
 
 def test_slow_statements_are_a_share_of_their_kinds_time_that_an_n_plus_one_does_not_drown() -> None:
