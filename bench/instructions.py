@@ -64,7 +64,9 @@ WARM_UP = 100
 # The variants that have throughput targets, and the upstream reference.
 MEASURED = [
     "otelperf, 10 % sampling (production)",
+    "otelperf, 10 % sampling + profiling",
     "otelperf, 100 % tracing",
+    "otelperf, 100 % + profiling",
     "upstream opentelemetry-instrument",
 ]
 # The periodic work of the OpenTelemetry variants, with its default period at full speed.
