@@ -185,11 +185,13 @@ class ServerTelemetry:
         # are held meanwhile). An unsampled request matches nothing here: the route FastAPI matched
         # is read when it ends, as it is for every request without profiling.
         framed = framing()
-        hold_tags(framed)
+        if framed:
+            hold_tags(True)
         try:
             span = self.tracer.start_span(_span_name(verb, None, websocket), context=parent, kind=SpanKind.SERVER)
         finally:
-            hold_tags(False)
+            if framed:
+                hold_tags(False)
         route = None
         if framed and routes is not None and span.is_recording():
             route = route_template(routes, scope)
