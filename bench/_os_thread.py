@@ -8,6 +8,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+# The OS names the benchmark apps give their threads: ``overhead_app``'s pool, and every other Python
+# thread (``name_python_threads``). A thread left with neither is a native one: a profiling agent's.
+POOL_THREAD = "bench-cpu"
+PYTHON_THREAD = "py"
+
 
 def name_os_thread(native_id: int | None, name: str) -> None:
     """Name the thread ``native_id`` of this process (at most 15 bytes are kept)."""

@@ -47,6 +47,7 @@ from pathlib import Path
 
 import httpx
 from _harness import answers, cpu_seconds, free_port, publish, rss_mib, sink, steal_ms, thread_cpu_seconds
+from _os_thread import POOL_THREAD, PYTHON_THREAD
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -181,12 +182,6 @@ class Run:
         export, gRPC, the agents' threads. The request path itself does not change when the
         collector is down; this is where collector up and down differ."""
         return max(self.cpu_ms - self.main_cpu_ms - self.pool_cpu_ms, 0.0)
-
-
-# The OS names overhead_app gives its pool threads and its other Python threads (not imported:
-# that module is the app).
-POOL_THREAD = "bench-cpu"
-PYTHON_THREAD = "py"
 
 
 def thread_groups_cpu_seconds(pid: int) -> tuple[float, float, float]:

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
-from _os_thread import name_os_thread, name_python_threads
+from _os_thread import POOL_THREAD, PYTHON_THREAD, name_os_thread, name_python_threads
 from fastapi import FastAPI
 from sqlalchemy import Integer, String, bindparam, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -49,9 +49,6 @@ cache = redis.Redis.from_url(os.environ["REDIS_URL"])
 # Seconds a cached entry lives. bench/instructions.py makes it outlive the run: under Valgrind a
 # wall-clock expiry would make the miss rate depend on how slow each variant runs.
 CACHE_TTL_S = int(os.environ.get("BENCH_CACHE_TTL", "5"))
-POOL_THREAD = "bench-cpu"
-# Every other Python thread's OS name: the threads left unnamed are native ones (a profiling agent's).
-PYTHON_THREAD = "py"
 name_python_threads(PYTHON_THREAD)
 
 

@@ -8,12 +8,10 @@ the sampler's own cost, measured in the same process and window as the app's.
 
 from __future__ import annotations
 
-from _os_thread import name_python_threads
+from _os_thread import PYTHON_THREAD, name_python_threads
 
 from otelperf.demo.app import app
 
 __all__ = ["app"]
-
-PYTHON_THREAD = "py"
 
 name_python_threads(PYTHON_THREAD)

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import httpx
 from _harness import answers, cpu_seconds, free_port, publish, sink, thread_cpu_seconds
-from profiled_demo import PYTHON_THREAD
+from _os_thread import PYTHON_THREAD
 
-from otelperf.settings import SETTINGS
+from otelperf.settings import Settings
 
 BIN = Path(sys.executable).parent
 
@@ -73,7 +73,7 @@ VARIANTS = {
     "stack sampler + route frames": {"OTELPERF_PROFILING_SAMPLER": "stack"},
 }
 DEFAULT_VARIANTS = ["off", "agent only", "agent + span attribution"]
-DEFAULT_HZ = next(spec.default for spec in SETTINGS if spec.env == "OTELPERF_PROFILING_SAMPLE_RATE")
+DEFAULT_HZ = Settings().profiling_sample_rate_hz
 
 
 def agent_seconds(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> float:
